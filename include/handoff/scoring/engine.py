@@ -1,0 +1,332 @@
+"""Apply a scoring model to user and account feature frames.
+
+PQL(user) = points of the user's own signals + points of its account's signals in the
+categories listed by `pql.include_account_categories` (firmographic fit, domain spread).
+PQA(account) = aggregate (sum or max) of its users' own signal points, without the
+categories in `pqa.exclude_user_categories`, + the account's own signal points.
+A signal's points decay with the age of its evidence; in a group only the strongest fired
+signal counts. Every score carries its breakdown by category and its top reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from handoff.config.model import ScoringModel, Signal
+from handoff.errors import ConfigError
+from handoff.scoring.conditions import evaluate
+
+log = logging.getLogger(__name__)
+
+FIRMOGRAPHIC = "firmographic"
+
+
+@dataclass
+class ScoreResult:
+    users: pd.DataFrame  # user_id, account_domain, score, status, status_label, breakdown, ...
+    accounts: pd.DataFrame  # account_domain, score, status (tier), status_label, ...
+    skipped_signals: list[str]
+
+
+@dataclass
+class _Points:
+    points: pd.DataFrame  # rows x signal ids, decayed points (0 where not fired)
+    signals: list[Signal]
+
+
+def check_features(
+    model: ScoringModel, user_cols: set[str], account_cols: set[str], where: str
+) -> list[str]:
+    """Raise ConfigError for signals reading unknown features; return skipped signal ids.
+
+    A firmographic signal whose column does not exist yet is skipped (scores 0) with a
+    warning: enrichment may add the column later.
+    """
+    problems: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    for i, sig in enumerate(model.signals):
+        cols = user_cols if sig.level == "user" else account_cols
+        needed = model.features_of(sig.when)
+        if sig.evidence:
+            needed |= {c for c in (sig.evidence.value, sig.evidence.at) if c}
+        missing = sorted(needed - cols)
+        if not missing:
+            continue
+        if sig.category == FIRMOGRAPHIC:
+            skipped.append(sig.id)
+            log.warning(
+                "signal %s skipped: firmographic column(s) %s not present", sig.id, missing
+            )
+            continue
+        problems.append(
+            (
+                f"signals[{i}] ({sig.id})",
+                f"unknown {sig.level} feature(s) {', '.join(missing)}; "
+                f"{sig.level} features are: {', '.join(sorted(cols))}",
+            )
+        )
+    for i, tier in enumerate(model.pqa.tiers):
+        if tier.when is None:
+            continue
+        missing = sorted(model.features_of(tier.when) - account_cols - {"pqa_score"})
+        if missing:
+            problems.append((f"pqa.tiers[{i}] ({tier.name})", f"unknown feature(s) {missing}"))
+    if problems:
+        raise ConfigError(where, problems)
+    return skipped
+
+
+def _signal_points(
+    df: pd.DataFrame, signals: list[Signal], model: ScoringModel, as_of: datetime
+) -> _Points:
+    as_of_ts = pd.Timestamp(as_of)
+    cols: dict[str, np.ndarray] = {}
+    for sig in signals:
+        fired = evaluate(sig.when, df, model)
+        pts = np.where(fired, float(sig.points), 0.0)
+        if sig.decay is not None and sig.evidence is not None and sig.evidence.at:
+            at = pd.to_datetime(df[sig.evidence.at])
+            age = ((as_of_ts - at).dt.total_seconds() / 86400.0).clip(lower=0).to_numpy()
+            if sig.decay.half_life_days is not None:
+                factor = np.power(0.5, age / sig.decay.half_life_days)
+            else:
+                factor = (age <= sig.decay.lifespan_days).astype(float)
+            factor = np.where(np.isnan(age), 1.0, factor)  # no evidence time: no decay
+            pts = pts * factor
+        cols[sig.id] = np.round(pts, 2)
+    points = pd.DataFrame(cols, index=df.index)
+    groups: dict[str, list[str]] = {}
+    for sig in signals:
+        if sig.group:
+            groups.setdefault(sig.group, []).append(sig.id)
+    for ids in groups.values():
+        if len(ids) < 2:
+            continue
+        block = points[ids].to_numpy()
+        keep = np.abs(block).argmax(axis=1)
+        mask = np.zeros_like(block, dtype=bool)
+        mask[np.arange(len(block)), keep] = True
+        points[ids] = np.where(mask, block, 0.0)
+    return _Points(points, signals)
+
+
+def _breakdown(p: _Points, categories: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame(0.0, index=p.points.index, columns=categories)
+    for sig in p.signals:
+        out[sig.category] += p.points[sig.id]
+    return out.round(2)
+
+
+def _reasons_long(
+    p: _Points, df: pd.DataFrame, entity_col: str, source: str | None = None
+) -> pd.DataFrame:
+    """One row per fired signal: entity, signal, label, category, points, value, at."""
+    frames = []
+    for sig in p.signals:
+        pts = p.points[sig.id]
+        nz = pts != 0
+        if not nz.any():
+            continue
+        sub = df.loc[nz]
+        ev = sig.evidence
+        value_col = (ev.value if ev and ev.value else None) or _simple_feature(sig)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "entity": sub[entity_col].to_numpy(),
+                    "signal": sig.id,
+                    "label": sig.label,
+                    "category": sig.category,
+                    "points": pts[nz].to_numpy(),
+                    "value": sub[value_col].to_numpy() if value_col else None,
+                    "at": pd.to_datetime(sub[ev.at]).to_numpy()
+                    if ev and ev.at
+                    else np.datetime64("NaT"),
+                    "user_id": sub["user_id"].to_numpy() if source == "user" else None,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=["entity", "signal", "label", "category", "points", "value", "at", "user_id"]
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _simple_feature(sig: Signal) -> str | None:
+    return sig.when.feature
+
+
+def _top_reasons_json(long: pd.DataFrame, top_n: int, per_signal: bool = False) -> dict[str, str]:
+    """Top reasons per entity as JSON. With per_signal, a signal fired by several users of
+    an account appears once, with its strongest evidence and the number of users."""
+    if long.empty:
+        return {}
+    long = long.assign(_abs=long["points"].abs()).sort_values(
+        ["entity", "_abs", "signal"], ascending=[True, False, True], kind="stable"
+    )
+    if per_signal:
+        counts = long.groupby(["entity", "signal"])["signal"].transform("size")
+        long = long.assign(users=counts).drop_duplicates(["entity", "signal"])
+    long = long.groupby("entity", sort=False).head(top_n)
+    out: dict[str, list[dict]] = {}
+    for rec in long.drop(columns="_abs").to_dict("records"):
+        item = {
+            "signal": rec["signal"],
+            "label": rec["label"],
+            "category": rec["category"],
+            "points": round(float(rec["points"]), 2),
+            "value": _jsonable(rec["value"]),
+            "at": None if pd.isna(rec["at"]) else pd.Timestamp(rec["at"]).isoformat(),
+        }
+        if rec.get("user_id") is not None and not pd.isna(rec.get("user_id")):
+            item["user_id"] = rec["user_id"]
+            if "users" in rec:
+                item["users"] = int(rec["users"])
+        out.setdefault(rec["entity"], []).append(item)
+    return {k: json.dumps(v, separators=(",", ":")) for k, v in out.items()}
+
+
+def _jsonable(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return round(v, 3)
+    if isinstance(v, pd.Timestamp | datetime):
+        return pd.Timestamp(v).isoformat()
+    return v
+
+
+def _breakdown_json(b: pd.DataFrame) -> list[str]:
+    cats = list(b.columns)
+    return [
+        json.dumps(dict(zip(cats, (round(float(x), 2) for x in row), strict=True)))
+        for row in b.to_numpy()
+    ]
+
+
+def score_frames(
+    model: ScoringModel,
+    users: pd.DataFrame,
+    accounts: pd.DataFrame,
+    as_of: datetime,
+    where: str = "model",
+) -> ScoreResult:
+    """Score users (PQL) and accounts (PQA, tier) from their feature frames."""
+    users = users.reset_index(drop=True)
+    accounts = accounts.reset_index(drop=True)
+    skipped = check_features(model, set(users.columns), set(accounts.columns), where)
+    active = [s for s in model.signals if s.id not in skipped]
+    u_sigs = [s for s in active if s.level == "user"]
+    a_sigs = [s for s in active if s.level == "account"]
+    cats = model.categories
+
+    # account signals first: some categories also count in each user's PQL
+    a_pts = _signal_points(accounts, a_sigs, model, as_of)
+    a_break = _breakdown(a_pts, cats)
+    u_pts = _signal_points(users, u_sigs, model, as_of)
+    u_break = _breakdown(u_pts, cats)
+
+    shared = [c for c in model.pql.include_account_categories]
+    acc_shared = a_break[shared].set_axis(accounts["account_domain"].to_numpy())
+    inherited = acc_shared.reindex(users["account_domain"].to_numpy()).fillna(0.0)
+    inherited.index = users.index
+    pql_break = u_break.copy()
+    for c in shared:
+        pql_break[c] = pql_break[c] + inherited[c]
+    pql_score = pql_break.sum(axis=1).round(2)
+
+    # PQL status, with optional category gates (e.g. seed 000: >= 60 and an intent signal)
+    status = np.full(len(users), model.pql.statuses[-1].name, dtype=object)
+    label = np.full(len(users), model.pql.statuses[-1].label, dtype=object)
+    decided = np.zeros(len(users), dtype=bool)
+    for st in model.pql.statuses[:-1]:
+        ok = (pql_score >= st.min_score).to_numpy().copy()
+        if st.require_any_category:
+            gate = np.zeros(len(users), dtype=bool)
+            for sig in u_sigs:
+                if sig.category in st.require_any_category:
+                    gate |= (u_pts.points[sig.id] > 0).to_numpy()
+            ok &= gate
+        take = ok & ~decided
+        status[take], label[take] = st.name, st.label
+        decided |= take
+
+    u_long = _reasons_long(u_pts, users, "user_id", source="user")
+    # account reasons a user inherits (fit, domain spread) appear in its reasons too
+    a_long = _reasons_long(a_pts, accounts, "account_domain")
+    inherit_long = a_long[a_long["category"].isin(shared)].merge(
+        users[["user_id", "account_domain"]], left_on="entity", right_on="account_domain"
+    )
+    inherit_long = inherit_long.assign(entity=inherit_long["user_id_y"]).drop(
+        columns=["user_id_x", "user_id_y", "account_domain"]
+    )
+    u_reasons = _top_reasons_json(pd.concat([u_long, inherit_long], ignore_index=True),
+                                  model.top_reasons)  # fmt: skip
+    user_out = pd.DataFrame(
+        {
+            "entity_id": users["user_id"].astype(str),
+            "account_domain": users["account_domain"],
+            "score": pql_score,
+            "status": status,
+            "status_label": label,
+            "breakdown": _breakdown_json(pql_break),
+            "reasons": users["user_id"].map(u_reasons).fillna("[]"),
+        }
+    )
+
+    # PQA ------------------------------------------------------------------------------
+    counted = [c for c in cats if c not in model.pqa.exclude_user_categories]
+    own = u_break[counted].assign(account_domain=users["account_domain"]).dropna(
+        subset=["account_domain"]
+    )
+    agg = own.groupby("account_domain").agg(model.pqa.user_aggregate)
+    user_part = agg.reindex(accounts["account_domain"]).fillna(0.0)
+    user_part.index = accounts.index
+    pqa_break = a_break.copy()
+    for c in counted:
+        pqa_break[c] = pqa_break[c] + user_part[c]
+    pqa_score = pqa_break.sum(axis=1).round(2)
+
+    tiers = accounts.assign(pqa_score=pqa_score)
+    tier = np.full(len(accounts), model.pqa.tiers[-1].name, dtype=object)
+    tier_label = np.full(len(accounts), model.pqa.tiers[-1].label, dtype=object)
+    decided = np.zeros(len(accounts), dtype=bool)
+    for t in model.pqa.tiers[:-1]:
+        assert t.when is not None
+        take = evaluate(t.when, tiers, model) & ~decided
+        tier[take], tier_label[take] = t.name, t.label
+        decided |= take
+
+    # account reasons: its own signals plus its users' strongest evidence
+    user_evidence = u_long[~u_long["category"].isin(model.pqa.exclude_user_categories)]
+    user_evidence = user_evidence.merge(
+        users[["user_id", "account_domain"]], left_on="entity", right_on="user_id",
+        suffixes=("", "_u"),
+    )  # fmt: skip
+    user_evidence = user_evidence.dropna(subset=["account_domain"]).assign(
+        entity=lambda d: d["account_domain"]
+    )[a_long.columns]
+    a_reasons = _top_reasons_json(
+        pd.concat([a_long, user_evidence], ignore_index=True), model.top_reasons, per_signal=True
+    )
+    account_out = pd.DataFrame(
+        {
+            "entity_id": accounts["account_domain"].astype(str),
+            "account_domain": accounts["account_domain"],
+            "score": pqa_score,
+            "status": tier,
+            "status_label": tier_label,
+            "breakdown": _breakdown_json(pqa_break),
+            "reasons": accounts["account_domain"].map(a_reasons).fillna("[]"),
+        }
+    )
+    return ScoreResult(users=user_out, accounts=account_out, skipped_signals=skipped)
