@@ -161,10 +161,13 @@ def user_features_sql(src: SourceConfig, as_of: datetime) -> str:
         if names
     )
     family_case += " END"
-    exec_match = " OR ".join(
-        f"lower(us.{ident(u.title)}) LIKE {literal('%' + kw.lower() + '%')}"
-        for kw in src.executive_title_keywords
-    ) or "FALSE"
+    exec_match = (
+        " OR ".join(
+            f"lower(us.{ident(u.title)}) LIKE {literal('%' + kw.lower() + '%')}"
+            for kw in src.executive_title_keywords
+        )
+        or "FALSE"
+    )
     premium = _in_list(src.premium_features)
 
     def c(family: str, since: str | None = None, extra: str = "") -> str:

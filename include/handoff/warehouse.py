@@ -111,10 +111,7 @@ class Warehouse:
         try:
             if self._duck is not None:
                 return self._duck.sql(sql).df()
-            with self._pg.cursor() as cur:
-                cur.execute(sql)
-                cols = [d.name for d in cur.description]
-                return pd.DataFrame(cur.fetchall(), columns=cols)
+            return self._pg_query(sql)
         except Exception as exc:
             raise WarehouseError(f"query failed on {self.dialect}: {exc}\n{sql[:2000]}") from exc
 
@@ -130,7 +127,9 @@ class Warehouse:
                 with self._pg.cursor() as cur:
                     cur.execute(sql)
         except Exception as exc:
-            raise WarehouseError(f"statement failed on {self.dialect}: {exc}\n{sql[:2000]}") from exc
+            raise WarehouseError(
+                f"statement failed on {self.dialect}: {exc}\n{sql[:2000]}"
+            ) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -157,19 +156,29 @@ class Warehouse:
             with self._pg.cursor() as cur:
                 cur.execute(
                     "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = ANY(current_schemas(false))"
+                    "WHERE table_schema = ANY(current_schemas(true))"
                 )
                 rows = cur.fetchall()
         return {r[0] for r in rows}
 
     def columns(self, table: str) -> list[str]:
-        sql = (
-            "SELECT column_name FROM information_schema.columns "
-            f"WHERE table_name = {literal(table)} ORDER BY ordinal_position"
+        return list(self._column_types(table)["column_name"])
+
+    def _column_types(self, table: str) -> pd.DataFrame:
+        scope = (
+            " AND table_schema = ANY(current_schemas(true))" if self.dialect == "postgres" else ""
         )
-        if self._pg is not None:
-            sql += ""  # same statement; search_path decides the schema
-        return list(self.query(sql)["column_name"])
+        sql = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_name = {literal(table)}{scope} ORDER BY ordinal_position"
+        )
+        with_types = self._pg_query(sql) if self._pg is not None else self._duck.sql(sql).df()
+        return with_types
+
+    def _pg_query(self, sql: str) -> pd.DataFrame:
+        with self._pg.cursor() as cur:
+            cur.execute(sql)
+            return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
     # -- writes ----------------------------------------------------------------------------
     def replace_select(self, table: str, select_sql: str, where: Mapping[str, Any]) -> int:
@@ -200,16 +209,11 @@ class Warehouse:
         missing = [c for c in cols if c not in have]
         if not missing:
             return
-        types = self.query(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_name = {literal(staged)}"
-        ).set_index("column_name")["data_type"]
+        types = self._column_types(staged).set_index("column_name")["data_type"]
         for col in missing:
             self.execute(f"ALTER TABLE {table} ADD COLUMN {col} {types[col]}")
 
-    def replace_df(
-        self, table: str, df: pd.DataFrame, where: Mapping[str, Any], ddl: str
-    ) -> int:
+    def replace_df(self, table: str, df: pd.DataFrame, where: Mapping[str, Any], ddl: str) -> int:
         """Replace the rows of `table` matching `where` with `df` (columns as in `ddl`)."""
         ident(table)
         cond = " AND ".join(f"{ident(k)} = {literal(v)}" for k, v in where.items()) or "TRUE"
@@ -232,9 +236,10 @@ class Warehouse:
         buf = io.StringIO()
         df.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S")
         buf.seek(0)
-        with self._pg.cursor() as cur, cur.copy(
-            f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy:
+        with (
+            self._pg.cursor() as cur,
+            cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy,
+        ):
             while chunk := buf.read(1 << 20):
                 copy.write(chunk)
 

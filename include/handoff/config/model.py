@@ -193,9 +193,7 @@ class ScoringModel(Strict):
         )
         for i, status in enumerate(self.pql.statuses):
             for cat in set(status.require_any_category) - set(self.categories):
-                problems.append(
-                    f"pql.statuses[{i}].require_any_category: unknown category '{cat}'"
-                )
+                problems.append(f"pql.statuses[{i}].require_any_category: unknown category '{cat}'")
         for cat in set(self.pql.include_account_categories) - set(self.categories):
             problems.append(f"pql.include_account_categories: unknown category '{cat}'")
         for cat in set(self.pqa.exclude_user_categories) - set(self.categories):

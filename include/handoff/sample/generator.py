@@ -324,9 +324,7 @@ def _simulate(
     m = pick(1)
     parts.append(_ev(e_user[m], "feature_used", e_t[m], _feat(rng, cat.BASIC_FEATURES, m.sum())))
     m = pick(2)
-    parts.append(
-        _ev(e_user[m], "feature_used", e_t[m], _feat(rng, cat.PREMIUM_FEATURES, m.sum()))
-    )
+    parts.append(_ev(e_user[m], "feature_used", e_t[m], _feat(rng, cat.PREMIUM_FEATURES, m.sum())))
     m = pick(3)
     parts.append(
         _ev(
@@ -455,7 +453,8 @@ def _event_table(
         {
             "event_id": np.arange(event_offset, event_offset + n, dtype=np.int64),
             "user_id": pd.Categorical.from_codes(
-                users, categories=[_uid(i) for i in range(user_offset, user_offset + users.max() + 1)]
+                users,
+                categories=[_uid(i) for i in range(user_offset, user_offset + users.max() + 1)],
             )
             if n
             else pd.Categorical([]),

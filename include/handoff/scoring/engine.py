@@ -60,9 +60,7 @@ def check_features(
             continue
         if sig.category == FIRMOGRAPHIC:
             skipped.append(sig.id)
-            log.warning(
-                "signal %s skipped: firmographic column(s) %s not present", sig.id, missing
-            )
+            log.warning("signal %s skipped: firmographic column(s) %s not present", sig.id, missing)
             continue
         problems.append(
             (
@@ -285,8 +283,10 @@ def score_frames(
 
     # PQA ------------------------------------------------------------------------------
     counted = [c for c in cats if c not in model.pqa.exclude_user_categories]
-    own = u_break[counted].assign(account_domain=users["account_domain"]).dropna(
-        subset=["account_domain"]
+    own = (
+        u_break[counted]
+        .assign(account_domain=users["account_domain"])
+        .dropna(subset=["account_domain"])
     )
     agg = own.groupby("account_domain").agg(model.pqa.user_aggregate)
     user_part = agg.reindex(accounts["account_domain"]).fillna(0.0)

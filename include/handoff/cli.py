@@ -1,0 +1,154 @@
+"""`handoff`: generate the sample warehouse, inspect features, validate config, score."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handoff.errors import HandoffError
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+
+def default_warehouse() -> str:
+    if url := os.environ.get("HANDOFF_WAREHOUSE_URL"):
+        return url
+    home = os.environ.get("HANDOFF_HOME")
+    return str(Path(home) / "warehouse.duckdb") if home else DEFAULT_WAREHOUSE
+
+
+def _as_of(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    ts = datetime.fromisoformat(text)
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from handoff.sample import SampleSpec, generate
+
+    kw = {"seed": args.seed, "days": args.days}
+    if args.end:
+        kw["end"] = _as_of(args.end)
+    spec = SampleSpec.of_size(args.size, **kw)
+    out = Path(args.out)
+    if out.exists():
+        out.unlink()
+    with Progress(
+        TextColumn("[bold]generating[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} accounts"),
+        TimeElapsedColumn(),
+        disable=args.quiet,
+    ) as bar:
+        task = bar.add_task(f"{args.size} sample", total=spec.accounts)
+        summary = generate(out, spec, lambda done, total: bar.update(task, completed=done))
+    print(
+        f"wrote {summary.path}: {summary.accounts:,} accounts, {summary.users:,} users "
+        f"({summary.freemail_users:,} on personal mail), {summary.events:,} events, "
+        f"{summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}"
+    )
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from handoff.features import ACCOUNT_FEATURES, USER_FEATURES
+
+    for title, cat in (("user features", USER_FEATURES), ("account features", ACCOUNT_FEATURES)):
+        print(f"{title}:")
+        for name, desc in cat.items():
+            print(f"  {name:30s} {desc}")
+    print("account features also carry the firmographic columns mapped in source.yaml")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from handoff.config import load_model, load_source
+    from handoff.features import ACCOUNT_FEATURES, USER_FEATURES
+    from handoff.scoring.engine import check_features
+
+    src = load_source(args.source)
+    for path in args.model or ["pql_default"]:
+        model = load_model(path)
+        account_cols = set(ACCOUNT_FEATURES) | set(src.accounts.firmographics) | {"as_of"}
+        skipped = check_features(model, set(USER_FEATURES) | {"as_of"}, account_cols, path)
+        note = f" (skipped: {', '.join(skipped)})" if skipped else ""
+        print(f"ok: {path}: {model.model_version}, {len(model.signals)} signals{note}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from handoff.pipeline import extract_stage, score_stage, top_accounts
+
+    as_of = _as_of(args.as_of)
+    url = args.warehouse
+    feats = extract_stage(url, as_of, args.source)
+    summary = score_stage(url, as_of, args.model)
+    if args.json:
+        print(json.dumps({"features": feats, "scores": summary}, indent=2, default=str))
+        return 0
+    print(f"as of {as_of:%Y-%m-%d %H:%M} UTC, model {summary['model_version']}")
+    print(f"  users scored {summary['users']:,}: {summary['user_status_counts']}")
+    print(f"  accounts scored {summary['accounts']:,}: {summary['account_tier_counts']}")
+    top = top_accounts(url, as_of, summary["model_version"], args.top)
+    for row in top.itertuples():
+        reasons = "; ".join(r["label"] for r in row.reasons[:3])
+        print(f"  {row.score:9.1f}  {row.status:8s} {row.account:28s} {reasons}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="handoff", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write the seeded sample warehouse (DuckDB)")
+    g.add_argument("--size", choices=["small", "medium", "large"], default="small")
+    g.add_argument("--out", default=default_warehouse())
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--days", type=int, default=180, help="days of history")
+    g.add_argument("--end", help="end of the history (ISO date, UTC; default: today)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    f = sub.add_parser("features", help="list the features a model can use")
+    f.set_defaults(func=cmd_features)
+
+    v = sub.add_parser("validate", help="validate source mapping and scoring models")
+    v.add_argument("--source", help="source mapping YAML (default include/config/source.yaml)")
+    v.add_argument("model", nargs="*", help="model names or YAML paths")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("score", help="extract features and score as of a time")
+    s.add_argument("--warehouse", default=default_warehouse(), help="DuckDB path or postgres URL")
+    s.add_argument("--as-of", help="ISO time (UTC); default: today 00:00")
+    s.add_argument("--model", help="model name or YAML path (default pql_default)")
+    s.add_argument("--source", help="source mapping YAML")
+    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_score)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except HandoffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

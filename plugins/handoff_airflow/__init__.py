@@ -1,0 +1,1 @@
+"""Airflow glue for Handoff: hooks that turn Airflow connections into Handoff clients."""
