@@ -78,7 +78,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.model or ["pql_default"]:
         model = load_model(path)
         account_cols = set(ACCOUNT_FEATURES) | set(src.accounts.firmographics) | {"as_of"}
-        skipped = check_features(model, set(USER_FEATURES) | {"as_of"}, account_cols, path)
+        skipped, _ = check_features(model, set(USER_FEATURES) | {"as_of"}, account_cols, path)
         note = f" (skipped: {', '.join(skipped)})" if skipped else ""
         print(f"ok: {path}: {model.model_version}, {len(model.signals)} signals{note}")
     return 0

@@ -70,10 +70,14 @@ class Warehouse:
 
             self.dialect = "postgres"
             dsn = url.replace("postgresql+psycopg://", "postgresql://")
+            from psycopg.types.numeric import FloatLoader
+
             try:
                 self._pg = psycopg.connect(dsn, autocommit=True)
             except psycopg.Error as exc:
                 raise WarehouseError(f"cannot connect to {redact(url)}: {exc}") from exc
+            # numeric results (round(), sum()) come back as floats, as DuckDB's doubles do
+            self._pg.adapters.register_loader("numeric", FloatLoader)
             self._duck = None
         else:
             path = url.removeprefix("duckdb:///").removeprefix("duckdb://")

@@ -42,14 +42,16 @@ class _Points:
 
 def check_features(
     model: ScoringModel, user_cols: set[str], account_cols: set[str], where: str
-) -> list[str]:
-    """Raise ConfigError for signals reading unknown features; return skipped signal ids.
+) -> tuple[list[str], set[str]]:
+    """Raise ConfigError for signals reading unknown features.
 
     A firmographic signal whose column does not exist yet is skipped (scores 0) with a
-    warning: enrichment may add the column later.
+    warning: enrichment may add the column later. Returns the skipped signal ids and the
+    missing firmographic columns (tiers read them as NULL, so a condition on them is false).
     """
     problems: list[tuple[str, str]] = []
     skipped: list[str] = []
+    null_cols: set[str] = set()
     for i, sig in enumerate(model.signals):
         cols = user_cols if sig.level == "user" else account_cols
         needed = model.features_of(sig.when)
@@ -60,6 +62,7 @@ def check_features(
             continue
         if sig.category == FIRMOGRAPHIC:
             skipped.append(sig.id)
+            null_cols |= set(missing)
             log.warning("signal %s skipped: firmographic column(s) %s not present", sig.id, missing)
             continue
         problems.append(
@@ -72,15 +75,15 @@ def check_features(
     for i, tier in enumerate(model.pqa.tiers):
         if tier.when is None:
             continue
-        missing = sorted(model.features_of(tier.when) - account_cols - {"pqa_score"})
+        missing = sorted(model.features_of(tier.when) - account_cols - {"pqa_score"} - null_cols)
         if missing:
             problems.append((f"pqa.tiers[{i}] ({tier.name})", f"unknown feature(s) {missing}"))
     if problems:
         raise ConfigError(where, problems)
-    return skipped
+    return skipped, null_cols
 
 
-def _signal_points(
+def signal_points(
     df: pd.DataFrame, signals: list[Signal], model: ScoringModel, as_of: datetime
 ) -> _Points:
     as_of_ts = pd.Timestamp(as_of)
@@ -166,15 +169,15 @@ def _top_reasons_json(long: pd.DataFrame, top_n: int, per_signal: bool = False) 
     an account appears once, with its strongest evidence and the number of users."""
     if long.empty:
         return {}
-    long = long.assign(_abs=long["points"].abs()).sort_values(
-        ["entity", "_abs", "signal"], ascending=[True, False, True], kind="stable"
+    long = long.assign(_abs=long["points"].abs(), _who=long["user_id"].fillna("")).sort_values(
+        ["entity", "_abs", "signal", "_who"], ascending=[True, False, True, True], kind="stable"
     )
     if per_signal:
         counts = long.groupby(["entity", "signal"])["signal"].transform("size")
         long = long.assign(users=counts).drop_duplicates(["entity", "signal"])
     long = long.groupby("entity", sort=False).head(top_n)
     out: dict[str, list[dict]] = {}
-    for rec in long.drop(columns="_abs").to_dict("records"):
+    for rec in long.drop(columns=["_abs", "_who"]).to_dict("records"):
         item = {
             "signal": rec["signal"],
             "label": rec["label"],
@@ -211,6 +214,43 @@ def _breakdown_json(b: pd.DataFrame) -> list[str]:
     ]
 
 
+def assign_statuses(
+    model: ScoringModel, score: pd.Series, user_points: _Points
+) -> tuple[np.ndarray, np.ndarray]:
+    """PQL status per user: the first status whose minimum is met and whose category gate
+    (e.g. seed 000: at least one intent signal) is satisfied; else the catch-all."""
+    n = len(score)
+    status = np.full(n, model.pql.statuses[-1].name, dtype=object)
+    label = np.full(n, model.pql.statuses[-1].label, dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    for st in model.pql.statuses[:-1]:
+        ok = (score >= st.min_score).to_numpy().copy()
+        if st.require_any_category:
+            gate = np.zeros(n, dtype=bool)
+            for sig in user_points.signals:
+                if sig.category in st.require_any_category:
+                    gate |= (user_points.points[sig.id] > 0).to_numpy()
+            ok &= gate
+        take = ok & ~decided
+        status[take], label[take] = st.name, st.label
+        decided |= take
+    return status, label
+
+
+def assign_tiers(model: ScoringModel, accounts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """PQA tier per account (frame has a pqa_score column): the first tier that matches."""
+    n = len(accounts)
+    tier = np.full(n, model.pqa.tiers[-1].name, dtype=object)
+    label = np.full(n, model.pqa.tiers[-1].label, dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    for t in model.pqa.tiers[:-1]:
+        assert t.when is not None
+        take = evaluate(t.when, accounts, model) & ~decided
+        tier[take], label[take] = t.name, t.label
+        decided |= take
+    return tier, label
+
+
 def score_frames(
     model: ScoringModel,
     users: pd.DataFrame,
@@ -221,16 +261,17 @@ def score_frames(
     """Score users (PQL) and accounts (PQA, tier) from their feature frames."""
     users = users.reset_index(drop=True)
     accounts = accounts.reset_index(drop=True)
-    skipped = check_features(model, set(users.columns), set(accounts.columns), where)
+    skipped, null_cols = check_features(model, set(users.columns), set(accounts.columns), where)
+    accounts = accounts.assign(**{c: None for c in sorted(null_cols)})
     active = [s for s in model.signals if s.id not in skipped]
     u_sigs = [s for s in active if s.level == "user"]
     a_sigs = [s for s in active if s.level == "account"]
     cats = model.categories
 
     # account signals first: some categories also count in each user's PQL
-    a_pts = _signal_points(accounts, a_sigs, model, as_of)
+    a_pts = signal_points(accounts, a_sigs, model, as_of)
     a_break = _breakdown(a_pts, cats)
-    u_pts = _signal_points(users, u_sigs, model, as_of)
+    u_pts = signal_points(users, u_sigs, model, as_of)
     u_break = _breakdown(u_pts, cats)
 
     shared = [c for c in model.pql.include_account_categories]
@@ -243,20 +284,7 @@ def score_frames(
     pql_score = pql_break.sum(axis=1).round(2)
 
     # PQL status, with optional category gates (e.g. seed 000: >= 60 and an intent signal)
-    status = np.full(len(users), model.pql.statuses[-1].name, dtype=object)
-    label = np.full(len(users), model.pql.statuses[-1].label, dtype=object)
-    decided = np.zeros(len(users), dtype=bool)
-    for st in model.pql.statuses[:-1]:
-        ok = (pql_score >= st.min_score).to_numpy().copy()
-        if st.require_any_category:
-            gate = np.zeros(len(users), dtype=bool)
-            for sig in u_sigs:
-                if sig.category in st.require_any_category:
-                    gate |= (u_pts.points[sig.id] > 0).to_numpy()
-            ok &= gate
-        take = ok & ~decided
-        status[take], label[take] = st.name, st.label
-        decided |= take
+    status, label = assign_statuses(model, pql_score, u_pts)
 
     u_long = _reasons_long(u_pts, users, "user_id", source="user")
     # account reasons a user inherits (fit, domain spread) appear in its reasons too
@@ -296,15 +324,7 @@ def score_frames(
         pqa_break[c] = pqa_break[c] + user_part[c]
     pqa_score = pqa_break.sum(axis=1).round(2)
 
-    tiers = accounts.assign(pqa_score=pqa_score)
-    tier = np.full(len(accounts), model.pqa.tiers[-1].name, dtype=object)
-    tier_label = np.full(len(accounts), model.pqa.tiers[-1].label, dtype=object)
-    decided = np.zeros(len(accounts), dtype=bool)
-    for t in model.pqa.tiers[:-1]:
-        assert t.when is not None
-        take = evaluate(t.when, tiers, model) & ~decided
-        tier[take], tier_label[take] = t.name, t.label
-        decided |= take
+    tier, tier_label = assign_tiers(model, accounts.assign(pqa_score=pqa_score))
 
     # account reasons: its own signals plus its users' strongest evidence
     user_evidence = u_long[~u_long["category"].isin(model.pqa.exclude_user_categories)]

@@ -51,8 +51,13 @@ def score_snapshot(
     rerun replaces rows and never duplicates them.
     """
     as_of = naive_utc(as_of)
-    users = wh.query(f"SELECT * FROM {USER_FEATURES_TABLE} WHERE as_of = {literal(as_of)}")
-    accounts = wh.query(f"SELECT * FROM {ACCOUNT_FEATURES_TABLE} WHERE as_of = {literal(as_of)}")
+    users = wh.query(
+        f"SELECT * FROM {USER_FEATURES_TABLE} WHERE as_of = {literal(as_of)} ORDER BY user_id"
+    )
+    accounts = wh.query(
+        f"SELECT * FROM {ACCOUNT_FEATURES_TABLE} WHERE as_of = {literal(as_of)} "
+        "ORDER BY account_domain"
+    )
     if users.empty:
         log.warning("no user features as of %s: nothing to score", as_of)
     result = score_frames(model, users, accounts, as_of, where=where)
