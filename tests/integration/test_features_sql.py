@@ -45,7 +45,7 @@ def tiny_warehouse(path: Path) -> Warehouse:
                     "y@Gmail.com",
                     "solo@solo.io",
                     "new@acme.com",
-                ],  # fmt: skip
+                ],
                 "name": ["a"] * 7,
                 "title": ["VP Sales", "Engineer", "Analyst", "Founder", "Dev", "CEO", "x"],
                 "role": ["admin", "member", "member", "admin", "admin", "admin", "member"],

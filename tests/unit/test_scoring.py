@@ -32,7 +32,7 @@ def _score(model, users: list[dict], accounts: list[dict]):
                 "pricing_views_30d": 3,
             },
             "hot",
-        ),  # fmt: skip
+        ),
         # 30 + 20 + 25 + 10 = 85 -> still hot; minus 10 free-only rule is not met
         ({"enterprise_interest_30d": 1, "upgrades_abandoned_30d": 1, "invites_sent": 1}, "warm"),
         ({"enterprise_interest_30d": 1}, "emerging"),
@@ -46,15 +46,26 @@ def test_pql_status_thresholds(overrides: dict, expected: str) -> None:
 
 def test_pql_status_boundaries_are_inclusive() -> None:
     # exactly 80 = hot, exactly 50 = warm, exactly 30 = emerging (seed 003 thresholds)
-    eighty = quiet_user(enterprise_interest_30d=1, upgrades_abandoned_30d=1, billing_contacts_30d=1,
-                        dau_mau=0.0, active_days_7d=0, account_users_total=2)  # fmt: skip
+    eighty = quiet_user(
+        enterprise_interest_30d=1,
+        upgrades_abandoned_30d=1,
+        billing_contacts_30d=1,
+        dau_mau=0.0,
+        active_days_7d=0,
+        account_users_total=2,
+    )
     eighty["pricing_views_30d"] = 0
     res = _score(DEFAULT, [eighty], [quiet_account()])
     assert res.users.loc[0, "score"] == 75  # 30 + 25 + 20
     five_more = dict(eighty, pricing_views_30d=1)  # +10 -> 85
     assert _score(DEFAULT, [five_more], [quiet_account()]).users.loc[0, "status"] == "hot"
-    fifty = quiet_user(upgrades_abandoned_30d=1, billing_contacts_30d=1, premium_features_30d=0,
-                       invites_sent=0, pricing_views_30d=0)  # fmt: skip
+    fifty = quiet_user(
+        upgrades_abandoned_30d=1,
+        billing_contacts_30d=1,
+        premium_features_30d=0,
+        invites_sent=0,
+        pricing_views_30d=0,
+    )
     fifty["invites_sent"] = 0
     res = _score(DEFAULT, [dict(fifty, external_shares_30d=1)], [quiet_account()])
     assert res.users.loc[0, "score"] == 55 and res.users.loc[0, "status"] == "warm"
@@ -106,19 +117,118 @@ def test_freemail_users_are_scored_but_never_rolled_up() -> None:
 @pytest.mark.parametrize(
     ("features", "score", "tier"),
     [
-        ({"active_users_30d": 10, "departments_active_30d": 2, "employees": 600, "industry": "SaaS"}, 150.01, "tier_1"),
-        ({"active_users_30d": 10, "departments_active_30d": 2, "employees": 600, "industry": "SaaS"}, 150.0, "tier_2"),
-        ({"active_users_30d": 9, "departments_active_30d": 2, "employees": 600, "industry": "SaaS"}, 500.0, "tier_2"),
-        ({"active_users_30d": 10, "departments_active_30d": 1, "employees": 600, "industry": "SaaS"}, 500.0, "tier_2"),
-        ({"active_users_30d": 10, "departments_active_30d": 2, "employees": 600, "industry": "Retail"}, 500.0, "tier_2"),
-        ({"active_users_30d": 5, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 80.0, "tier_2"),
-        ({"active_users_30d": 5, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 79.99, "tier_3"),
-        ({"active_users_30d": 4, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 200.0, "tier_3"),
-        ({"active_users_30d": 2, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 40.0, "tier_3"),
-        ({"active_users_30d": 2, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 39.99, "tier_4"),
-        ({"active_users_30d": 1, "departments_active_30d": 1, "employees": 10, "industry": "Retail"}, 900.0, "tier_4"),
+        (
+            {
+                "active_users_30d": 10,
+                "departments_active_30d": 2,
+                "employees": 600,
+                "industry": "SaaS",
+            },
+            150.01,
+            "tier_1",
+        ),
+        (
+            {
+                "active_users_30d": 10,
+                "departments_active_30d": 2,
+                "employees": 600,
+                "industry": "SaaS",
+            },
+            150.0,
+            "tier_2",
+        ),
+        (
+            {
+                "active_users_30d": 9,
+                "departments_active_30d": 2,
+                "employees": 600,
+                "industry": "SaaS",
+            },
+            500.0,
+            "tier_2",
+        ),
+        (
+            {
+                "active_users_30d": 10,
+                "departments_active_30d": 1,
+                "employees": 600,
+                "industry": "SaaS",
+            },
+            500.0,
+            "tier_2",
+        ),
+        (
+            {
+                "active_users_30d": 10,
+                "departments_active_30d": 2,
+                "employees": 600,
+                "industry": "Retail",
+            },
+            500.0,
+            "tier_2",
+        ),
+        (
+            {
+                "active_users_30d": 5,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            80.0,
+            "tier_2",
+        ),
+        (
+            {
+                "active_users_30d": 5,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            79.99,
+            "tier_3",
+        ),
+        (
+            {
+                "active_users_30d": 4,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            200.0,
+            "tier_3",
+        ),
+        (
+            {
+                "active_users_30d": 2,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            40.0,
+            "tier_3",
+        ),
+        (
+            {
+                "active_users_30d": 2,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            39.99,
+            "tier_4",
+        ),
+        (
+            {
+                "active_users_30d": 1,
+                "departments_active_30d": 1,
+                "employees": 10,
+                "industry": "Retail",
+            },
+            900.0,
+            "tier_4",
+        ),
     ],
-)  # fmt: skip
+)
 def test_pqa_tier_boundaries(features: dict, score: float, tier: str) -> None:
     df = pd.DataFrame([quiet_account(**features)]).assign(pqa_score=score)
     names, _ = assign_tiers(DEFAULT, df)
@@ -128,23 +238,39 @@ def test_pqa_tier_boundaries(features: dict, score: float, tier: str) -> None:
 def test_seed000_intent_gate() -> None:
     # fit 15 + 10 + 5, value 20 + 20 + 10 = 80 but no intent signal: not a PQL
     acct = quiet_account(employees=100, industry="SaaS")
-    no_intent = quiet_user(core_actions_first_7d=3, integrations_connected=1, active_days_14d=3,
-                           max_usage_ratio_30d=0.1, upgrades_started_30d=0)  # fmt: skip
+    no_intent = quiet_user(
+        core_actions_first_7d=3,
+        integrations_connected=1,
+        active_days_14d=3,
+        max_usage_ratio_30d=0.1,
+        upgrades_started_30d=0,
+    )
     with_intent = dict(no_intent, user_id="u2", invites_sent=1)
     res = _score(SEED000, [no_intent, with_intent], [acct])
     assert list(res.users["score"]) == [80, 105]
     assert list(res.users["status"]) == ["nurture", "pql"]
     # below 60 with intent: still nurture
-    low = quiet_user(user_id="u3", invites_sent=1, has_company_email=False, upgrades_started_30d=0,
-                     active_days_14d=0, max_usage_ratio_30d=0.1)  # fmt: skip
+    low = quiet_user(
+        user_id="u3",
+        invites_sent=1,
+        has_company_email=False,
+        upgrades_started_30d=0,
+        active_days_14d=0,
+        max_usage_ratio_30d=0.1,
+    )
     res = _score(SEED000, [low], [quiet_account()])
     assert res.users.loc[0, "score"] == 25 and res.users.loc[0, "status"] == "nurture"
 
 
 def test_seed000_inactivity_after_activation() -> None:
     acct = quiet_account()
-    row = quiet_user(activation_minutes=30.0, days_since_last_active=14.0, active_days_14d=0,
-                     max_usage_ratio_30d=0.1, upgrades_started_30d=0)  # fmt: skip
+    row = quiet_user(
+        activation_minutes=30.0,
+        days_since_last_active=14.0,
+        active_days_14d=0,
+        max_usage_ratio_30d=0.1,
+        upgrades_started_30d=0,
+    )
     res = _score(SEED000, [row], [acct])
     assert res.users.loc[0, "score"] == 5 - 25
 

@@ -16,32 +16,63 @@ MODEL = load_model("pql_default")
 
 def quiet_user(**kw: object) -> dict:
     row = {
-        "user_id": "u1", "account_domain": "acme.com", "is_freemail": False,
-        "has_company_email": True, "activation_minutes": None, "days_since_signup": 10.0,
-        "days_since_last_active": 1.0, "last_active_at": AS_OF, "dau_mau": 0.1,
-        "growth_weeks": 0, "active_days_7d": 1, "usage_declining": False,
-        "premium_features_30d": 0, "premium_features_total": 1, "last_premium_at": AS_OF,
-        "max_usage_ratio_30d": 0.2, "last_limit_approach_at": AS_OF, "api_calls_30d": 0.0,
-        "integrations_connected": 0, "last_integration_at": AS_OF, "distinct_features_30d": 1,
-        "invites_sent": 0, "last_invite_at": AS_OF, "external_shares_30d": 0,
-        "last_share_at": AS_OF, "pricing_views_30d": 0, "last_pricing_view_at": AS_OF,
-        "upgrades_abandoned_30d": 0, "last_upgrade_abandoned_at": AS_OF,
-        "enterprise_interest_30d": 0, "last_enterprise_interest_at": AS_OF,
-        "billing_contacts_30d": 0, "last_billing_contact_at": AS_OF, "events_14d": 3,
-        "account_users_total": 2, "core_actions_first_7d": 0, "active_days_14d": 1,
+        "user_id": "u1",
+        "account_domain": "acme.com",
+        "is_freemail": False,
+        "has_company_email": True,
+        "activation_minutes": None,
+        "days_since_signup": 10.0,
+        "days_since_last_active": 1.0,
+        "last_active_at": AS_OF,
+        "dau_mau": 0.1,
+        "growth_weeks": 0,
+        "active_days_7d": 1,
+        "usage_declining": False,
+        "premium_features_30d": 0,
+        "premium_features_total": 1,
+        "last_premium_at": AS_OF,
+        "max_usage_ratio_30d": 0.2,
+        "last_limit_approach_at": AS_OF,
+        "api_calls_30d": 0.0,
+        "integrations_connected": 0,
+        "last_integration_at": AS_OF,
+        "distinct_features_30d": 1,
+        "invites_sent": 0,
+        "last_invite_at": AS_OF,
+        "external_shares_30d": 0,
+        "last_share_at": AS_OF,
+        "pricing_views_30d": 0,
+        "last_pricing_view_at": AS_OF,
+        "upgrades_abandoned_30d": 0,
+        "last_upgrade_abandoned_at": AS_OF,
+        "enterprise_interest_30d": 0,
+        "last_enterprise_interest_at": AS_OF,
+        "billing_contacts_30d": 0,
+        "last_billing_contact_at": AS_OF,
+        "events_14d": 3,
+        "account_users_total": 2,
+        "core_actions_first_7d": 0,
+        "active_days_14d": 1,
         "upgrades_started_30d": 0,
-    }  # fmt: skip
+    }
     row.update(kw)
     return row
 
 
 def quiet_account(**kw: object) -> dict:
     row = {
-        "account_domain": "acme.com", "employees": 10, "industry": "Retail", "users_total": 2,
-        "last_new_user_at": AS_OF, "active_users_30d": 1, "departments_active_30d": 1,
-        "user_growth_30d": 0.0, "executives_active_30d": 0, "last_executive_active_at": AS_OF,
+        "account_domain": "acme.com",
+        "employees": 10,
+        "industry": "Retail",
+        "users_total": 2,
+        "last_new_user_at": AS_OF,
+        "active_users_30d": 1,
+        "departments_active_30d": 1,
+        "user_growth_30d": 0.0,
+        "executives_active_30d": 0,
+        "last_executive_active_at": AS_OF,
         "workspaces_created": 1,
-    }  # fmt: skip
+    }
     row.update(kw)
     return row
 
@@ -67,7 +98,7 @@ USER_CASES = {
     "enterprise_features_requested": (
         {"enterprise_interest_30d": 1},
         {"enterprise_interest_30d": 0},
-    ),  # fmt: skip
+    ),
     "billing_contact": ({"billing_contacts_30d": 1}, {"billing_contacts_30d": 0}),
     "inactive_7d": ({"days_since_last_active": 7.0}, {"days_since_last_active": 6.9}),
     "declining_usage": ({"usage_declining": True}, {"usage_declining": False}),

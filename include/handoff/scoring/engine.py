@@ -124,19 +124,48 @@ def _breakdown(p: _Points, categories: list[str]) -> pd.DataFrame:
     return out.round(2)
 
 
+REASON_COLUMNS = ["entity", "signal", "label", "category", "points", "value", "at", "user_id"]
+
+
+def _json_values(values: pd.Series) -> pd.Series:
+    """Each value as a JSON literal, vectorised (numbers rounded to 3 places)."""
+    if values.dtype == bool or values.dtype.name == "boolean":
+        return values.map({True: "true", False: "false"}).fillna("null").astype(object)
+    if pd.api.types.is_numeric_dtype(values):
+        num = pd.to_numeric(values, errors="coerce").astype(float).round(3)
+        out = num.astype(str).astype(object)
+        ints = num.notna() & (num == np.floor(num)) & pd.api.types.is_integer_dtype(values)
+        out[ints] = num[ints].astype("int64").astype(str)
+        out[num.isna()] = "null"
+        return out
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _json_times(values)
+    uniq = {v: json.dumps(_jsonable(v)) for v in values.dropna().unique()}
+    return values.map(uniq).fillna("null").astype(object)
+
+
+def _json_times(values: pd.Series) -> pd.Series:
+    ts = pd.to_datetime(values)
+    out = ('"' + ts.dt.strftime("%Y-%m-%dT%H:%M:%S") + '"').astype(object)
+    out[ts.isna()] = "null"
+    return out
+
+
 def _reasons_long(
     p: _Points, df: pd.DataFrame, entity_col: str, source: str | None = None
 ) -> pd.DataFrame:
-    """One row per fired signal: entity, signal, label, category, points, value, at."""
+    """One row per fired signal: entity, signal, label, category, points, and the evidence
+    value and time already rendered as JSON literals."""
     frames = []
     for sig in p.signals:
         pts = p.points[sig.id]
-        nz = pts != 0
+        nz = (pts != 0).to_numpy()
         if not nz.any():
             continue
         sub = df.loc[nz]
         ev = sig.evidence
-        value_col = (ev.value if ev and ev.value else None) or _simple_feature(sig)
+        value_col = (ev.value if ev and ev.value else None) or sig.when.feature
+        n = int(nz.sum())
         frames.append(
             pd.DataFrame(
                 {
@@ -145,53 +174,74 @@ def _reasons_long(
                     "label": sig.label,
                     "category": sig.category,
                     "points": pts[nz].to_numpy(),
-                    "value": sub[value_col].to_numpy() if value_col else None,
-                    "at": pd.to_datetime(sub[ev.at]).to_numpy()
+                    "value": _json_values(sub[value_col]).to_numpy()
+                    if value_col
+                    else np.full(n, "null", dtype=object),
+                    "at": _json_times(sub[ev.at]).to_numpy()
                     if ev and ev.at
-                    else np.datetime64("NaT"),
+                    else np.full(n, "null", dtype=object),
                     "user_id": sub["user_id"].to_numpy() if source == "user" else None,
                 }
             )
         )
     if not frames:
-        return pd.DataFrame(
-            columns=["entity", "signal", "label", "category", "points", "value", "at", "user_id"]
-        )
+        return pd.DataFrame(columns=REASON_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
-def _simple_feature(sig: Signal) -> str | None:
-    return sig.when.feature
-
-
 def _top_reasons_json(long: pd.DataFrame, top_n: int, per_signal: bool = False) -> dict[str, str]:
-    """Top reasons per entity as JSON. With per_signal, a signal fired by several users of
-    an account appears once, with its strongest evidence and the number of users."""
+    """Top reasons per entity as a JSON array string, ordered by |points|, then signal, then
+    user. With per_signal, a signal fired by several users of an account appears once, with
+    its strongest evidence and the number of users who showed it. Built with numpy on
+    integer codes: this runs over every fired signal of every user."""
     if long.empty:
         return {}
-    long = long.assign(_abs=long["points"].abs(), _who=long["user_id"].fillna("")).sort_values(
-        ["entity", "_abs", "signal", "_who"], ascending=[True, False, True, True], kind="stable"
-    )
+    ent_codes, ent_names = pd.factorize(long["entity"])
+    sig_codes, sig_names = pd.factorize(long["signal"], sort=True)
+    user_ids = long["user_id"].to_numpy(dtype=object)
+    who_codes, _ = pd.factorize(pd.Series(user_ids).fillna(""), sort=True)
+    points = long["points"].to_numpy(dtype=float)
+    order = np.lexsort((who_codes, sig_codes, -np.abs(points), ent_codes))
+    users = np.ones(len(order), dtype=np.int64)
     if per_signal:
-        counts = long.groupby(["entity", "signal"])["signal"].transform("size")
-        long = long.assign(users=counts).drop_duplicates(["entity", "signal"])
-    long = long.groupby("entity", sort=False).head(top_n)
-    out: dict[str, list[dict]] = {}
-    for rec in long.drop(columns=["_abs", "_who"]).to_dict("records"):
-        item = {
-            "signal": rec["signal"],
-            "label": rec["label"],
-            "category": rec["category"],
-            "points": round(float(rec["points"]), 2),
-            "value": _jsonable(rec["value"]),
-            "at": None if pd.isna(rec["at"]) else pd.Timestamp(rec["at"]).isoformat(),
-        }
-        if rec.get("user_id") is not None and not pd.isna(rec.get("user_id")):
-            item["user_id"] = rec["user_id"]
-            if "users" in rec:
-                item["users"] = int(rec["users"])
-        out.setdefault(rec["entity"], []).append(item)
-    return {k: json.dumps(v, separators=(",", ":")) for k, v in out.items()}
+        key = ent_codes[order].astype(np.int64) * (len(sig_names) + 1) + sig_codes[order]
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        keep = np.sort(first)
+        users = counts[np.argsort(first)]
+        order = order[keep]
+    ents = ent_codes[order]
+    starts = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    sel = rank < top_n
+    order, users, ents = order[sel], users[sel], ents[sel]
+
+    def text(col: str) -> np.ndarray:
+        values = long[col].to_numpy(dtype=object)[order]
+        lookup = {v: json.dumps(v) for v in set(values)}
+        return np.array([lookup[v] for v in values], dtype=object)
+
+    value = long["value"].to_numpy(dtype=object)[order]
+    at = long["at"].to_numpy(dtype=object)[order]
+    pts = [str(round(float(x), 2)) for x in points[order]]
+    uid = user_ids[order]
+    sig, label, cat = text("signal"), text("label"), text("category")
+    items = []
+    for i in range(len(order)):
+        item = (
+            f'{{"signal":{sig[i]},"label":{label[i]},"category":{cat[i]},'
+            f'"points":{pts[i]},"value":{value[i]},"at":{at[i]}'
+        )
+        if uid[i] is not None and uid[i] == uid[i]:
+            item += f',"user_id":{json.dumps(uid[i])}'
+            if per_signal:
+                item += f',"users":{users[i]}'
+        items.append(item + "}")
+    starts = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1]])
+    ends = np.r_[starts[1:], len(items)]
+    return {
+        ent_names[ents[a]]: "[" + ",".join(items[a:b]) + "]"
+        for a, b in zip(starts, ends, strict=True)
+    }
 
 
 def _jsonable(v: object) -> object:
@@ -207,11 +257,13 @@ def _jsonable(v: object) -> object:
 
 
 def _breakdown_json(b: pd.DataFrame) -> list[str]:
-    cats = list(b.columns)
-    return [
-        json.dumps(dict(zip(cats, (round(float(x), 2) for x in row), strict=True)))
-        for row in b.to_numpy()
-    ]
+    if b.empty:
+        return []
+    parts = [f'"{c}":' + b[c].astype(float).round(2).astype(str) for c in b.columns]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "," + part
+    return list("{" + out + "}")
 
 
 def assign_statuses(
