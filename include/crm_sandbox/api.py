@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
 
+from crm_sandbox.faults import FaultInjector
+
 
 class SimClock:
     """Wall clock plus an offset that admin endpoints (and simulated reps) can advance."""
@@ -34,6 +36,21 @@ class SimClock:
         with self._lock:
             self._offset = timedelta(0)
 
+    @property
+    def offset(self) -> timedelta:
+        with self._lock:
+            return self._offset
+
+    def set_offset(self, offset: timedelta) -> None:
+        with self._lock:
+            self._offset = offset
+
+    def set_now(self, moment: datetime) -> datetime:
+        """Jump so that now() is `moment` (only forwards or backwards by the offset)."""
+        with self._lock:
+            self._offset = moment - datetime.now(UTC)
+        return self.now()
+
 
 @dataclass
 class SandboxContext:
@@ -44,6 +61,29 @@ class SandboxContext:
     clock: SimClock = field(default_factory=SimClock)
     lock: threading.RLock = field(default_factory=threading.RLock)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Shared fault injector; also reachable as settings["faults"]. API modules call
+    # `ctx.faults.record_fails(key, request.url.path)` once per input record.
+    faults: FaultInjector | None = None
+    _dirty: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.faults is None:
+            existing = self.settings.get("faults")
+            self.faults = (
+                existing if isinstance(existing, FaultInjector) else FaultInjector(self.seed)
+            )
+        self.settings["faults"] = self.faults
+
+    def mark_dirty(self) -> None:
+        """Tell the core that state changed outside a write request (it persists soon)."""
+        self._dirty.set()
+
+    def take_dirty(self) -> bool:
+        """True once after state changed (used by the state-file writer)."""
+        if self._dirty.is_set():
+            self._dirty.clear()
+            return True
+        return False
 
     @staticmethod
     def note_records(request: Request, n: int) -> None:
