@@ -44,12 +44,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     with Progress(
         TextColumn("[bold]generating[/] {task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} accounts"),
+        TextColumn("{task.completed:,}/{task.total:,} accounts and individuals"),
         TimeElapsedColumn(),
         disable=args.quiet,
     ) as bar:
         task = bar.add_task(f"{args.size} sample", total=spec.accounts)
-        summary = generate(out, spec, lambda done, total: bar.update(task, completed=done))
+        summary = generate(
+            out, spec, lambda done, total: bar.update(task, completed=done, total=total)
+        )
     print(
         f"wrote {summary.path}: {summary.accounts:,} accounts, {summary.users:,} users "
         f"({summary.freemail_users:,} on personal mail), {summary.events:,} events, "

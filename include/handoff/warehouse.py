@@ -176,8 +176,7 @@ class Warehouse:
             "SELECT column_name, data_type FROM information_schema.columns "
             f"WHERE table_name = {literal(table)}{scope} ORDER BY ordinal_position"
         )
-        with_types = self._pg_query(sql) if self._pg is not None else self._duck.sql(sql).df()
-        return with_types
+        return self._pg_query(sql) if self._pg is not None else self._duck.sql(sql).df()
 
     def _pg_query(self, sql: str) -> pd.DataFrame:
         with self._pg.cursor() as cur:

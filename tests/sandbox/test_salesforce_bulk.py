@@ -13,41 +13,15 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
 from crm_sandbox.server import SandboxServer
+from tests.sandbox.salesforce_client import add_key_field, client_session, salesforce
 
 API = "/services/data/v62.0"
 
 
-def client_session(sandbox: SandboxServer) -> requests.Session:
-    session = requests.Session()
-    session.verify = sandbox.ca_bundle
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override Session.verify
-    # no idle keep-alive connections left behind when the session server stops
-    session.headers["Connection"] = "close"
-    return session
-
-
 @pytest.fixture
 def sf(sandbox: SandboxServer) -> Salesforce:
-    sf = Salesforce(
-        instance_url=sandbox.base_url,
-        session_id=sandbox.token,
-        session=client_session(sandbox),
-        version="62.0",
-    )
-    sf.toolingexecute(
-        "sobjects/CustomField",
-        method="POST",
-        data={
-            "FullName": "Account.Handoff_Key__c",
-            "Metadata": {
-                "label": "Handoff Key",
-                "type": "Text",
-                "length": 64,
-                "externalId": True,
-                "unique": True,
-            },
-        },
-    )
+    sf = salesforce(sandbox)
+    add_key_field(sf)
     return sf
 
 

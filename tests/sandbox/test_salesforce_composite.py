@@ -7,44 +7,17 @@ import json
 from typing import Any
 
 import pytest
-import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_sandbox.server import SandboxServer
-
-
-def client_session(sandbox: SandboxServer) -> requests.Session:
-    session = requests.Session()
-    session.verify = sandbox.ca_bundle
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override Session.verify
-    # no idle keep-alive connections left behind when the session server stops
-    session.headers["Connection"] = "close"
-    return session
+from tests.sandbox.salesforce_client import add_key_field, salesforce
 
 
 @pytest.fixture
 def sf(sandbox: SandboxServer) -> Salesforce:
-    sf = Salesforce(
-        instance_url=sandbox.base_url,
-        session_id=sandbox.token,
-        session=client_session(sandbox),
-        version="62.0",
-    )
-    sf.toolingexecute(
-        "sobjects/CustomField",
-        method="POST",
-        data={
-            "FullName": "Account.Handoff_Key__c",
-            "Metadata": {
-                "label": "Handoff Key",
-                "type": "Text",
-                "length": 64,
-                "externalId": True,
-                "unique": True,
-            },
-        },
-    )
+    sf = salesforce(sandbox)
+    add_key_field(sf)
     return sf
 
 

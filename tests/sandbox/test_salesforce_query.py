@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_sandbox.server import SandboxServer
+from tests.sandbox.salesforce_client import client_session, salesforce
 
 API = "/services/data/v62.0"
 
 
-def client_session(sandbox: SandboxServer) -> requests.Session:
-    session = requests.Session()
-    session.verify = sandbox.ca_bundle
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override Session.verify
-    # no idle keep-alive connections left behind when the session server stops
-    session.headers["Connection"] = "close"
-    return session
-
-
 @pytest.fixture
 def sf(sandbox: SandboxServer) -> Salesforce:
-    return Salesforce(
-        instance_url=sandbox.base_url,
-        session_id=sandbox.token,
-        session=client_session(sandbox),
-        version="62.0",
-    )
+    return salesforce(sandbox)
 
 
 def seed_accounts(sf: Salesforce, n: int) -> None:

@@ -19,28 +19,15 @@ from simple_salesforce.exceptions import (
 )
 
 from crm_sandbox.server import SandboxServer
+from tests.sandbox.salesforce_client import add_key_field as _create_key_field
+from tests.sandbox.salesforce_client import client_session, salesforce
 
 API = "/services/data/v62.0"
 
 
-def client_session(sandbox: SandboxServer) -> requests.Session:
-    session = requests.Session()
-    session.verify = sandbox.ca_bundle
-    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify
-    session.trust_env = False
-    # no idle keep-alive connections left behind when the session server stops
-    session.headers["Connection"] = "close"
-    return session
-
-
 @pytest.fixture
 def sf(sandbox: SandboxServer) -> Salesforce:
-    return Salesforce(
-        instance_url=sandbox.base_url,
-        session_id=sandbox.token,
-        session=client_session(sandbox),
-        version="62.0",
-    )
+    return salesforce(sandbox)
 
 
 def raw(
@@ -53,21 +40,7 @@ def raw(
 
 
 def add_key_field(sf: Salesforce, obj: str = "Account", name: str = "Handoff_Key__c") -> None:
-    result = sf.toolingexecute(
-        "sobjects/CustomField",
-        method="POST",
-        data={
-            "FullName": f"{obj}.{name}",
-            "Metadata": {
-                "label": "Handoff Key",
-                "type": "Text",
-                "length": 64,
-                "externalId": True,
-                "unique": True,
-            },
-        },
-    )
-    assert result["success"] is True
+    assert _create_key_field(sf, obj, name)["success"] is True
 
 
 def error_of(exc: pytest.ExceptionInfo) -> dict[str, Any]:

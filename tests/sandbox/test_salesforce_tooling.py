@@ -5,30 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_sandbox.server import SandboxServer
-
-
-def client_session(sandbox: SandboxServer) -> requests.Session:
-    session = requests.Session()
-    session.verify = sandbox.ca_bundle
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override Session.verify
-    # no idle keep-alive connections left behind when the session server stops
-    session.headers["Connection"] = "close"
-    return session
+from tests.sandbox.salesforce_client import salesforce
 
 
 @pytest.fixture
 def sf(sandbox: SandboxServer) -> Salesforce:
-    return Salesforce(
-        instance_url=sandbox.base_url,
-        session_id=sandbox.token,
-        session=client_session(sandbox),
-        version="62.0",
-    )
+    return salesforce(sandbox)
 
 
 def create_field(sf: Salesforce, full_name: str, **metadata: Any) -> dict[str, Any]:

@@ -211,9 +211,6 @@ class ScoringModel(Strict):
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
 
-    def resolve(self, cond: Condition) -> Condition:
-        return self.conditions[cond.ref] if cond.ref is not None else cond
-
     def features_of(self, cond: Condition, _depth: int = 0) -> set[str]:
         """Feature names a condition reads, following refs."""
         if _depth > 20:

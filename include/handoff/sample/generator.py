@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 SIZES = {"small": 2_000, "medium": 20_000, "large": 100_000}
 TRAJECTORIES = np.array(["growth", "stable", "decline", "churn"])
-SIZE_CLASSES = np.array(["smb", "mid", "enterprise"])
 DAY = 86_400
 
 

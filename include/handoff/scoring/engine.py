@@ -326,7 +326,7 @@ def score_frames(
     u_pts = signal_points(users, u_sigs, model, as_of)
     u_break = _breakdown(u_pts, cats)
 
-    shared = [c for c in model.pql.include_account_categories]
+    shared = list(model.pql.include_account_categories)
     acc_shared = a_break[shared].set_axis(accounts["account_domain"].to_numpy())
     inherited = acc_shared.reindex(users["account_domain"].to_numpy()).fillna(0.0)
     inherited.index = users.index
