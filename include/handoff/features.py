@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handoff.config.source import SourceConfig
+from handoff.config.source import EVENT_FAMILIES, SourceConfig
 from handoff.warehouse import Warehouse, ident, literal, naive_utc
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ def _days(as_of: str, col: str) -> str:
     return f"round(CAST(EXTRACT(EPOCH FROM ({as_of} - {col})) AS DOUBLE) / 86400.0, 3)"
 
 
+BUCKET_DAYS = (7, 14, 21, 28, 30, 35)  # window edges the user features use
+
+
 def _growth_weeks(w: list[str]) -> str:
     """Consecutive week-over-week increases over weekly counts (newest first), 0-4."""
     expr = "4"
@@ -154,13 +157,13 @@ def user_features_sql(src: SourceConfig, as_of: datetime) -> str:
     def ago(days: int) -> str:
         return literal(as_of - timedelta(days=days))
 
-    fam = src.event_families
-    family_case = "CASE " + " ".join(
-        f"WHEN ev.{ident(e.name)} IN {_in_list(names)} THEN {literal(family)}"
-        for family, names in fam.items()
-        if names
+    # families become small integers once per event: the filters below compare integers
+    code = {family: i for i, family in enumerate(EVENT_FAMILIES)}
+    family_rows = ", ".join(
+        f"({literal(name)}, {code[family]})"
+        for family, names in src.event_families.items()
+        for name in names
     )
-    family_case += " END"
     exec_match = (
         " OR ".join(
             f"lower(us.{ident(u.title)}) LIKE {literal('%' + kw.lower() + '%')}"
@@ -170,11 +173,19 @@ def user_features_sql(src: SourceConfig, as_of: datetime) -> str:
     )
     premium = _in_list(src.premium_features)
 
-    def c(family: str, since: str | None = None, extra: str = "") -> str:
-        cond = f"family = {literal(family)}"
-        if since:
-            cond += f" AND t >= {since}"
-        return cond + extra
+    # window buckets: b = how many of BUCKET_DAYS lie between the event and as_of, so
+    # "in the last N days" (N in BUCKET_DAYS) is b <= BUCKET_DAYS.index(N)
+    bucket = " + ".join(f"CAST(t < {ago(d)} AS INTEGER)" for d in BUCKET_DAYS)
+
+    def w(days: int) -> str:
+        return f"b <= {BUCKET_DAYS.index(days)}"
+
+    def c(family: str, days: int | None = None) -> str:
+        cond = f"fam = {code[family]}"
+        return f"{cond} AND {w(days)}" if days else cond
+
+    def n(cond: str) -> str:
+        return f"CAST(coalesce(sum(n) FILTER (WHERE {cond}), 0) AS BIGINT)"
 
     return f"""
 SELECT *,
@@ -199,7 +210,7 @@ ev AS (
     SELECT * FROM {ident(e.table)} AS ev
     WHERE ev.{ident(e.occurred_at)} < {t} AND ev.{ident(e.occurred_at)} >= {ago(src.lookback_days)}
 ),
-evt AS (
+evt AS MATERIALIZED (
     SELECT
         CAST(ev.{ident(e.user_id)} AS VARCHAR) AS user_id,
         ev.{ident(e.occurred_at)} AS t,
@@ -207,77 +218,112 @@ evt AS (
         ev.{ident(e.name)} AS event_name,
         ev.{ident(e.feature)} AS feature,
         CAST(ev.{ident(e.value)} AS DOUBLE) AS value,
-        {family_case} AS family
+        fam.code AS fam
     FROM ev
+    LEFT JOIN (VALUES {family_rows}) AS fam (name, code) ON fam.name = ev.{ident(e.name)}
 ),
-agg AS (
+-- one row per user and active day, and per user and feature used: the distinct counts
+-- below run over these small tables instead of over every event
+active_days AS (
+    SELECT user_id, max(t) AS t FROM evt GROUP BY user_id, d
+),
+used AS (
+    SELECT user_id, fam, feature, event_name, max(t) AS t
+    FROM evt
+    WHERE fam IN ({code["feature_used"]}, {code["core_action"]}, {code["integration_connected"]})
+    GROUP BY user_id, fam, feature, event_name
+),
+distinct_agg AS (
     SELECT
-        evt.user_id,
-        max(t) AS last_active_at,
-        count(*) FILTER (WHERE t >= {ago(7)}) AS events_7d,
-        count(*) FILTER (WHERE t >= {ago(14)}) AS events_14d,
-        count(*) FILTER (WHERE t >= {ago(28)} AND t < {ago(14)}) AS events_prev_14d,
-        count(*) FILTER (WHERE t >= {ago(30)}) AS events_30d,
-        count(DISTINCT d) FILTER (WHERE t >= {ago(7)}) AS active_days_7d,
-        count(DISTINCT d) FILTER (WHERE t >= {ago(14)}) AS active_days_14d,
-        count(DISTINCT d) FILTER (WHERE t >= {ago(30)}) AS active_days_30d,
-        min(t) FILTER (WHERE {c("onboarding_completed")}) AS onboarded_at,
-        count(*) FILTER (WHERE {c("core_action", ago(7))}) AS core_actions_7d,
-        count(*) FILTER (WHERE {c("core_action", ago(14))}) AS core_actions_14d,
-        count(*) FILTER (WHERE {c("core_action", ago(30))}) AS core_actions_30d,
-        max(t) FILTER (WHERE {c("core_action")}) AS last_core_action_at,
+        user_id,
         count(DISTINCT coalesce(feature, event_name)) FILTER (
-            WHERE (family = 'feature_used' OR family = 'core_action') AND t >= {ago(30)}
+            WHERE fam IN ({code["feature_used"]}, {code["core_action"]}) AND t >= {ago(30)}
         ) AS distinct_features_30d,
         count(DISTINCT feature) FILTER (
-            WHERE {c("feature_used", ago(30))} AND feature IN {premium}
+            WHERE {c("feature_used")} AND t >= {ago(30)} AND feature IN {premium}
         ) AS premium_features_30d,
         count(DISTINCT feature) FILTER (
             WHERE {c("feature_used")} AND feature IN {premium}
         ) AS premium_features_total,
         max(t) FILTER (WHERE {c("feature_used")} AND feature IN {premium}) AS last_premium_at,
-        coalesce(sum(coalesce(value, 1)) FILTER (WHERE {c("api_call", ago(30))}), 0)
-            AS api_calls_30d,
-        max(t) FILTER (WHERE {c("api_call")}) AS last_api_call_at,
         count(DISTINCT feature) FILTER (WHERE {c("integration_connected")})
             AS integrations_connected,
-        max(t) FILTER (WHERE {c("integration_connected")}) AS last_integration_at,
-        count(*) FILTER (WHERE {c("export", ago(30))}) AS exports_30d,
-        max(t) FILTER (WHERE {c("export")}) AS last_export_at,
-        count(*) FILTER (WHERE {c("invite_sent")}) AS invites_sent,
-        count(*) FILTER (WHERE {c("invite_sent", ago(30))}) AS invites_sent_30d,
-        count(*) FILTER (WHERE {c("invite_accepted")}) AS invites_accepted,
-        max(t) FILTER (WHERE {c("invite_sent")}) AS last_invite_at,
-        count(*) FILTER (WHERE {c("content_shared_external", ago(30))}) AS external_shares_30d,
-        max(t) FILTER (WHERE {c("content_shared_external")}) AS last_share_at,
-        count(*) FILTER (WHERE {c("pricing_page_view", ago(30))}) AS pricing_views_30d,
-        coalesce(max(value) FILTER (WHERE {c("pricing_page_view", ago(30))}), 0)
+        max(t) FILTER (WHERE {c("integration_connected")}) AS last_integration_at
+    FROM used
+    GROUP BY user_id
+),
+days_agg AS (
+    SELECT
+        user_id,
+        count(*) FILTER (WHERE t >= {ago(7)}) AS active_days_7d,
+        count(*) FILTER (WHERE t >= {ago(14)}) AS active_days_14d,
+        count(*) FILTER (WHERE t >= {ago(30)}) AS active_days_30d
+    FROM active_days
+    GROUP BY user_id
+),
+-- events rolled up per user, family and window bucket before the wide aggregation
+buckets AS (
+    SELECT
+        user_id, fam, b,
+        count(*) AS n, max(t) AS last_t, min(t) AS first_t,
+        sum(coalesce(value, 1)) AS sv, max(value) AS mv,
+        max(t) FILTER (WHERE value >= 0.8) AS last_t80,
+        count(*) FILTER (WHERE value >= 1.0) AS n100
+    FROM (SELECT *, {bucket} AS b FROM evt) AS e
+    GROUP BY user_id, fam, b
+),
+agg AS (
+    SELECT
+        user_id,
+        max(last_t) AS last_active_at,
+        {n(w(7))} AS events_7d,
+        {n(w(14))} AS events_14d,
+        {n(w(28) + " AND b > " + str(BUCKET_DAYS.index(14)))} AS events_prev_14d,
+        {n(w(30))} AS events_30d,
+        min(first_t) FILTER (WHERE {c("onboarding_completed")}) AS onboarded_at,
+        {n(c("core_action", 7))} AS core_actions_7d,
+        {n(c("core_action", 14))} AS core_actions_14d,
+        {n(c("core_action", 30))} AS core_actions_30d,
+        max(last_t) FILTER (WHERE {c("core_action")}) AS last_core_action_at,
+        coalesce(sum(sv) FILTER (WHERE {c("api_call", 30)}), 0) AS api_calls_30d,
+        max(last_t) FILTER (WHERE {c("api_call")}) AS last_api_call_at,
+        {n(c("export", 30))} AS exports_30d,
+        max(last_t) FILTER (WHERE {c("export")}) AS last_export_at,
+        {n(c("invite_sent"))} AS invites_sent,
+        {n(c("invite_sent", 30))} AS invites_sent_30d,
+        {n(c("invite_accepted"))} AS invites_accepted,
+        max(last_t) FILTER (WHERE {c("invite_sent")}) AS last_invite_at,
+        {n(c("content_shared_external", 30))} AS external_shares_30d,
+        max(last_t) FILTER (WHERE {c("content_shared_external")}) AS last_share_at,
+        {n(c("pricing_page_view", 30))} AS pricing_views_30d,
+        coalesce(max(mv) FILTER (WHERE {c("pricing_page_view", 30)}), 0)
             AS pricing_max_seconds_30d,
-        max(t) FILTER (WHERE {c("pricing_page_view")}) AS last_pricing_view_at,
-        count(*) FILTER (WHERE {c("upgrade_started", ago(30))}) AS upgrades_started_30d,
-        count(*) FILTER (WHERE {c("upgrade_abandoned", ago(30))}) AS upgrades_abandoned_30d,
-        count(*) FILTER (WHERE {c("upgrade_completed")}) AS upgrades_completed,
-        max(t) FILTER (WHERE {c("upgrade_abandoned")}) AS last_upgrade_abandoned_at,
-        count(*) FILTER (WHERE {c("contact_sales", ago(30))}) AS contact_sales_30d,
-        max(t) FILTER (WHERE {c("contact_sales")}) AS last_contact_sales_at,
-        count(*) FILTER (WHERE {c("enterprise_feature_interest", ago(30))})
-            AS enterprise_interest_30d,
-        max(t) FILTER (WHERE {c("enterprise_feature_interest")}) AS last_enterprise_interest_at,
-        count(*) FILTER (WHERE {c("billing_contact", ago(30))}) AS billing_contacts_30d,
-        max(t) FILTER (WHERE {c("billing_contact")}) AS last_billing_contact_at,
-        count(*) FILTER (WHERE {c("support_contact", ago(30))}) AS support_tickets_30d,
-        coalesce(max(value) FILTER (WHERE {c("plan_usage", ago(30))}), 0) AS max_usage_ratio_30d,
-        max(t) FILTER (WHERE {c("plan_usage")} AND value >= 0.8) AS last_limit_approach_at,
-        count(*) FILTER (WHERE {c("plan_usage", ago(30))} AND value >= 1.0) AS limit_hits_30d,
-        count(*) FILTER (WHERE {c("workspace_created")}) AS workspaces_created,
-        count(*) FILTER (WHERE {c("setup_abandoned", ago(30))}) AS setups_abandoned_30d,
-        count(*) FILTER (WHERE t >= {ago(7)}) AS wk0,
-        count(*) FILTER (WHERE t >= {ago(14)} AND t < {ago(7)}) AS wk1,
-        count(*) FILTER (WHERE t >= {ago(21)} AND t < {ago(14)}) AS wk2,
-        count(*) FILTER (WHERE t >= {ago(28)} AND t < {ago(21)}) AS wk3,
-        count(*) FILTER (WHERE t >= {ago(35)} AND t < {ago(28)}) AS wk4
-    FROM evt
-    GROUP BY evt.user_id
+        max(last_t) FILTER (WHERE {c("pricing_page_view")}) AS last_pricing_view_at,
+        {n(c("upgrade_started", 30))} AS upgrades_started_30d,
+        {n(c("upgrade_abandoned", 30))} AS upgrades_abandoned_30d,
+        {n(c("upgrade_completed"))} AS upgrades_completed,
+        max(last_t) FILTER (WHERE {c("upgrade_abandoned")}) AS last_upgrade_abandoned_at,
+        {n(c("contact_sales", 30))} AS contact_sales_30d,
+        max(last_t) FILTER (WHERE {c("contact_sales")}) AS last_contact_sales_at,
+        {n(c("enterprise_feature_interest", 30))} AS enterprise_interest_30d,
+        max(last_t) FILTER (WHERE {c("enterprise_feature_interest")})
+            AS last_enterprise_interest_at,
+        {n(c("billing_contact", 30))} AS billing_contacts_30d,
+        max(last_t) FILTER (WHERE {c("billing_contact")}) AS last_billing_contact_at,
+        {n(c("support_contact", 30))} AS support_tickets_30d,
+        coalesce(max(mv) FILTER (WHERE {c("plan_usage", 30)}), 0) AS max_usage_ratio_30d,
+        max(last_t80) FILTER (WHERE {c("plan_usage")}) AS last_limit_approach_at,
+        CAST(coalesce(sum(n100) FILTER (WHERE {c("plan_usage", 30)}), 0) AS BIGINT)
+            AS limit_hits_30d,
+        {n(c("workspace_created"))} AS workspaces_created,
+        {n(c("setup_abandoned", 30))} AS setups_abandoned_30d,
+        {n("b = 0")} AS wk0,
+        {n("b = 1")} AS wk1,
+        {n("b = 2")} AS wk2,
+        {n("b = 3")} AS wk3,
+        {n("b IN (4, 5)")} AS wk4
+    FROM buckets
+    GROUP BY user_id
 )
 SELECT
     {t} AS as_of,
@@ -297,23 +343,23 @@ SELECT
     coalesce(agg.events_14d, 0) AS events_14d,
     coalesce(agg.events_prev_14d, 0) AS events_prev_14d,
     coalesce(agg.events_30d, 0) AS events_30d,
-    coalesce(agg.active_days_7d, 0) AS active_days_7d,
-    coalesce(agg.active_days_14d, 0) AS active_days_14d,
-    coalesce(agg.active_days_30d, 0) AS active_days_30d,
-    round(CAST(coalesce(agg.active_days_30d, 0) AS DOUBLE) / 30.0, 3) AS dau_mau,
+    coalesce(da.active_days_7d, 0) AS active_days_7d,
+    coalesce(da.active_days_14d, 0) AS active_days_14d,
+    coalesce(da.active_days_30d, 0) AS active_days_30d,
+    round(CAST(coalesce(da.active_days_30d, 0) AS DOUBLE) / 30.0, 3) AS dau_mau,
     coalesce(agg.core_actions_7d, 0) AS core_actions_7d,
     coalesce(agg.core_actions_14d, 0) AS core_actions_14d,
     coalesce(agg.core_actions_30d, 0) AS core_actions_30d,
     coalesce(fw.core_actions_first_7d, 0) AS core_actions_first_7d,
     agg.last_core_action_at,
-    coalesce(agg.distinct_features_30d, 0) AS distinct_features_30d,
-    coalesce(agg.premium_features_30d, 0) AS premium_features_30d,
-    coalesce(agg.premium_features_total, 0) AS premium_features_total,
-    agg.last_premium_at,
+    coalesce(dg.distinct_features_30d, 0) AS distinct_features_30d,
+    coalesce(dg.premium_features_30d, 0) AS premium_features_30d,
+    coalesce(dg.premium_features_total, 0) AS premium_features_total,
+    dg.last_premium_at,
     CAST(coalesce(agg.api_calls_30d, 0) AS DOUBLE) AS api_calls_30d,
     agg.last_api_call_at,
-    coalesce(agg.integrations_connected, 0) AS integrations_connected,
-    agg.last_integration_at,
+    coalesce(dg.integrations_connected, 0) AS integrations_connected,
+    dg.last_integration_at,
     coalesce(agg.exports_30d, 0) AS exports_30d,
     agg.last_export_at,
     coalesce(agg.invites_sent, 0) AS invites_sent,
@@ -348,10 +394,12 @@ SELECT
         AND coalesce(agg.events_14d, 0) * 2 < coalesce(agg.events_prev_14d, 0)) AS usage_declining
 FROM usr
 LEFT JOIN agg ON agg.user_id = usr.user_id
+LEFT JOIN days_agg AS da ON da.user_id = usr.user_id
+LEFT JOIN distinct_agg AS dg ON dg.user_id = usr.user_id
 LEFT JOIN (
     SELECT evt.user_id, count(*) AS core_actions_first_7d
     FROM evt JOIN usr ON usr.user_id = evt.user_id
-    WHERE evt.family = 'core_action' AND evt.t < usr.signed_up_at + INTERVAL 7 DAY
+    WHERE evt.fam = {code["core_action"]} AND evt.t < usr.signed_up_at + INTERVAL 7 DAY
     GROUP BY evt.user_id
 ) AS fw ON fw.user_id = usr.user_id
 ) AS per_user

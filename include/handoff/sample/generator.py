@@ -285,7 +285,7 @@ def _simulate(
     a_user = ud_user[active]
     a_day = ud_day[active]
     ap = p[a_user]
-    n_ev = 1 + rng.poisson(2.5 + 7.0 * ap)
+    n_ev = 1 + rng.poisson(5.0 + 10.0 * ap)
 
     parts: list[tuple[np.ndarray, ...]] = []
     # one session per active day

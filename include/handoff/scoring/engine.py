@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -189,59 +190,64 @@ def _reasons_long(
     return pd.concat(frames, ignore_index=True)
 
 
+_REASONS_SQL = """
+WITH ranked AS (
+    SELECT *,
+        row_number() OVER (
+            PARTITION BY entity ORDER BY abs(points) DESC, signal, coalesce(user_id, '')
+        ) AS rank_all,
+        count(*) OVER (PARTITION BY entity, signal) AS users
+    FROM reasons
+),
+kept AS (
+    SELECT *,
+        row_number() OVER (PARTITION BY entity, signal ORDER BY rank_all) AS rank_in_signal
+    FROM ranked
+),
+top AS (
+    SELECT *, row_number() OVER (PARTITION BY entity ORDER BY rank_all) AS k
+    FROM kept
+    WHERE {keep}
+)
+SELECT entity, '[' || string_agg(
+    '{{"signal":' || to_json(signal) || ',"label":' || to_json(label)
+    || ',"category":' || to_json(category)
+    || ',"points":' || CAST(round(points, 2) AS VARCHAR)
+    || ',"value":' || "value" || ',"at":' || "at"
+    || CASE WHEN user_id IS NULL THEN ''
+            ELSE ',"user_id":' || to_json(user_id) || {users} END
+    || '}}', ',' ORDER BY k) || ']' AS reasons
+FROM top
+WHERE k <= {top_n}
+GROUP BY entity
+"""
+
+
 def _top_reasons_json(long: pd.DataFrame, top_n: int, per_signal: bool = False) -> dict[str, str]:
     """Top reasons per entity as a JSON array string, ordered by |points|, then signal, then
     user. With per_signal, a signal fired by several users of an account appears once, with
-    its strongest evidence and the number of users who showed it. Built with numpy on
-    integer codes: this runs over every fired signal of every user."""
+    its strongest evidence and the number of users who showed it. Runs in an in-memory
+    DuckDB: this ranks and renders every fired signal of every user."""
     if long.empty:
         return {}
-    ent_codes, ent_names = pd.factorize(long["entity"])
-    sig_codes, sig_names = pd.factorize(long["signal"], sort=True)
-    user_ids = long["user_id"].to_numpy(dtype=object)
-    who_codes, _ = pd.factorize(pd.Series(user_ids).fillna(""), sort=True)
-    points = long["points"].to_numpy(dtype=float)
-    order = np.lexsort((who_codes, sig_codes, -np.abs(points), ent_codes))
-    users = np.ones(len(order), dtype=np.int64)
-    if per_signal:
-        key = ent_codes[order].astype(np.int64) * (len(sig_names) + 1) + sig_codes[order]
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        keep = np.sort(first)
-        users = counts[np.argsort(first)]
-        order = order[keep]
-    ents = ent_codes[order]
-    starts = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    sel = rank < top_n
-    order, users, ents = order[sel], users[sel], ents[sel]
-
-    def text(col: str) -> np.ndarray:
-        values = long[col].to_numpy(dtype=object)[order]
-        lookup = {v: json.dumps(v) for v in set(values)}
-        return np.array([lookup[v] for v in values], dtype=object)
-
-    value = long["value"].to_numpy(dtype=object)[order]
-    at = long["at"].to_numpy(dtype=object)[order]
-    pts = [str(round(float(x), 2)) for x in points[order]]
-    uid = user_ids[order]
-    sig, label, cat = text("signal"), text("label"), text("category")
-    items = []
-    for i in range(len(order)):
-        item = (
-            f'{{"signal":{sig[i]},"label":{label[i]},"category":{cat[i]},'
-            f'"points":{pts[i]},"value":{value[i]},"at":{at[i]}'
-        )
-        if uid[i] is not None and uid[i] == uid[i]:
-            item += f',"user_id":{json.dumps(uid[i])}'
-            if per_signal:
-                item += f',"users":{users[i]}'
-        items.append(item + "}")
-    starts = np.flatnonzero(np.r_[True, ents[1:] != ents[:-1]])
-    ends = np.r_[starts[1:], len(items)]
-    return {
-        ent_names[ents[a]]: "[" + ",".join(items[a:b]) + "]"
-        for a, b in zip(starts, ends, strict=True)
-    }
+    sql = _REASONS_SQL.format(
+        keep="rank_in_signal = 1" if per_signal else "TRUE",
+        users="""',"users":' || CAST(users AS VARCHAR)""" if per_signal else "''",
+        top_n=int(top_n),
+    )
+    frame = long.assign(
+        points=long["points"].astype(float),
+        value=long["value"].astype(str),
+        at=long["at"].astype(str),
+        user_id=long["user_id"].astype(object),
+    )
+    con = duckdb.connect()
+    try:
+        con.register("reasons", frame)
+        rows = con.execute(sql).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
 
 
 def _jsonable(v: object) -> object:
