@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SIZE ?= small
 SANDBOX_PORT ?= 8443
 
-.PHONY: install demo test lint format bench sandbox clean
+.PHONY: install demo test lint format bench sandbox ui clean
 
 install: $(STAMP)
 
@@ -50,6 +50,9 @@ bench: install
 
 sandbox: install
 	$(BIN)/crm-sandbox --port $(SANDBOX_PORT) --state-file .sandbox/state.json
+
+ui: install  ## the Airflow UI on http://localhost:8080 (scheduler, API server, ...), same DB as the demo
+	$(BIN)/airflow standalone
 
 clean:
 	rm -rf .airflow data .sandbox .pytest_cache .ruff_cache

@@ -29,7 +29,14 @@ def main() -> int:
     warehouse = home / "warehouse.duckdb"
     marker = home / "sample.json"
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    wanted = {"size": args.size, "seed": args.seed, "end": end.date().isoformat()}
+    from handoff.sample import GENERATOR_VERSION
+
+    wanted = {
+        "size": args.size,
+        "seed": args.seed,
+        "end": end.date().isoformat(),
+        "generator": GENERATOR_VERSION,
+    }
     t0 = time.monotonic()
 
     step("1/3", f"sample product warehouse ({args.size}) at {warehouse}")
@@ -82,10 +89,17 @@ def summarize(warehouse: str, as_of: datetime, seconds: float) -> None:
     print("\n" + "=" * 78)
     print(f"Handoff demo: scored as of {as_of:%Y-%m-%d} 00:00 UTC with {model.model_version}")
     print("=" * 78)
+    order = {
+        "account": [t.name for t in model.pqa.tiers],
+        "user": [s.name for s in model.pql.statuses],
+    }
     for kind, title in (("account", "Accounts by PQA tier"), ("user", "Users by PQL status")):
         print(f"\n{title}:")
-        for row in counts[counts.entity_type == kind].itertuples():
-            print(f"  {row.status_label:28s} {row.n:7,d}")
+        rows = counts[counts.entity_type == kind].set_index("status")
+        for status in order[kind]:
+            if status in rows.index:
+                row = rows.loc[status]
+                print(f"  {row.status_label:28s} {row.n:7,d}")
     print("\nTop 10 accounts and why:")
     for i, row in enumerate(top.itertuples(), 1):
         print(f"{i:3d}. {row.account:26s} PQA {row.score:8.1f}  {row.status_label}")

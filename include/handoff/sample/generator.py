@@ -24,6 +24,7 @@ from handoff.sample import catalog as cat
 log = logging.getLogger(__name__)
 
 SIZES = {"small": 2_000, "medium": 20_000, "large": 100_000}
+GENERATOR_VERSION = 2  # bump when the same seed would write different data
 TRAJECTORIES = np.array(["growth", "stable", "decline", "churn"])
 DAY = 86_400
 
