@@ -521,27 +521,31 @@ class SalesforceApi:
         except (ValueTypeError, RecordError):
             return []
 
-    def get_by_ext(self, call: Call) -> Response:
-        obj = self.store.object(call.params["obj"])
+    def _one_ext_match(self, obj: ObjectDef, call: Call) -> str | Response:
+        """The Id the external id names; 404 when none, 300 with the candidates when several."""
         matches = self._ext_matches(obj, call)
         if not matches:
             raise not_found()
         if len(matches) > 1:
             base = f"/services/data/v{call.version}/sobjects/{obj.name}"
             return _json([f"{base}/{rid}" for rid in matches], 300)
-        rec = self.store.records[obj.name][matches[0]]
+        return matches[0]
+
+    def get_by_ext(self, call: Call) -> Response:
+        obj = self.store.object(call.params["obj"])
+        match = self._one_ext_match(obj, call)
+        if isinstance(match, Response):
+            return match
+        rec = self.store.records[obj.name][match]
         self.ctx.note_records(call.request, 1)
         return _json(self._record_out(obj, rec, call.version, self._fields_param(obj, call)))
 
     def delete_by_ext(self, call: Call) -> Response:
         obj = self.store.object(call.params["obj"])
-        matches = self._ext_matches(obj, call)
-        if not matches:
-            raise not_found()
-        if len(matches) > 1:
-            base = f"/services/data/v{call.version}/sobjects/{obj.name}"
-            return _json([f"{base}/{rid}" for rid in matches], 300)
-        self.store.delete(obj.name, matches[0])
+        match = self._one_ext_match(obj, call)
+        if isinstance(match, Response):
+            return match
+        self.store.delete(obj.name, match)
         self.ctx.note_records(call.request, 1)
         return _no_content()
 
