@@ -406,8 +406,19 @@ LEFT JOIN (
 """
 
 
-def account_features_sql(src: SourceConfig, as_of: datetime) -> str:
-    """SELECT of one row per company domain, from the user_features slice of as_of."""
+FIRMOGRAPHICS_TABLE = "firmographics"  # written by enrichment (handoff.enrich)
+_NOT_FIRMOGRAPHIC = {"domain", "name", "status", "source", "fetched_at"}
+
+
+def account_features_sql(
+    src: SourceConfig, as_of: datetime, enriched: list[str] | None = None
+) -> str:
+    """SELECT of one row per company domain, from the user_features slice of as_of.
+
+    `enriched` lists the columns of the enrichment table (`firmographics`) when it exists:
+    the product's own firmographic columns win, enrichment fills their gaps and adds the
+    columns the product lacks (country, revenue, ...).
+    """
     as_of = naive_utc(as_of)
     a = src.accounts
     t = literal(as_of)
@@ -415,9 +426,24 @@ def account_features_sql(src: SourceConfig, as_of: datetime) -> str:
     def ago(days: int) -> str:
         return literal(as_of - timedelta(days=days))
 
+    extra = [c for c in (enriched or []) if c not in _NOT_FIRMOGRAPHIC]
     firmo = "".join(
-        f",\n    acc.{ident(col)} AS {ident(name)}" for name, col in a.firmographics.items()
+        f",\n    coalesce(acc.{ident(col)}, fg.{ident(name)}) AS {ident(name)}"
+        if name in extra
+        else f",\n    acc.{ident(col)} AS {ident(name)}"
+        for name, col in a.firmographics.items()
     )
+    firmo += "".join(
+        f",\n    fg.{ident(c)} AS {ident(c)}" for c in extra if c not in a.firmographics
+    )
+    name_expr = f"coalesce(acc.{ident(a.name)}, agg.account_domain)"
+    enrich_join = ""
+    if enriched is not None:
+        name_expr = f"coalesce(acc.{ident(a.name)}, fg.name, agg.account_domain)"
+        enrich_join = (
+            f"\nLEFT JOIN {FIRMOGRAPHICS_TABLE} AS fg"
+            " ON fg.domain = agg.account_domain AND fg.status = 'found'"
+        )
     return f"""
 WITH uf AS (
     SELECT * FROM {USER_FEATURES_TABLE}
@@ -459,7 +485,7 @@ agg AS (
 SELECT
     {t} AS as_of,
     agg.account_domain,
-    coalesce(acc.{ident(a.name)}, agg.account_domain) AS name,
+    {name_expr} AS name,
     acc.{ident(a.plan)} AS plan,
     acc.{ident(a.seat_limit)} AS seat_limit{firmo},
     agg.users_total,
@@ -492,7 +518,7 @@ SELECT
     {_growth_weeks([f"agg.wau{i}" for i in range(5)])} AS wau_growth_weeks,
     (agg.events_prev_14d >= 10 AND agg.events_14d * 2 < agg.events_prev_14d) AS usage_declining
 FROM agg
-LEFT JOIN {ident(a.table)} AS acc ON lower(acc.{ident(a.domain)}) = agg.account_domain
+LEFT JOIN {ident(a.table)} AS acc ON lower(acc.{ident(a.domain)}) = agg.account_domain{enrich_join}
 """
 
 
@@ -502,8 +528,9 @@ def extract_features(wh: Warehouse, src: SourceConfig, as_of: datetime) -> Featu
     n_users = wh.replace_select(
         USER_FEATURES_TABLE, user_features_sql(src, as_of), {"as_of": as_of}
     )
+    enriched = wh.columns(FIRMOGRAPHICS_TABLE) if wh.has_table(FIRMOGRAPHICS_TABLE) else None
     n_accounts = wh.replace_select(
-        ACCOUNT_FEATURES_TABLE, account_features_sql(src, as_of), {"as_of": as_of}
+        ACCOUNT_FEATURES_TABLE, account_features_sql(src, as_of, enriched), {"as_of": as_of}
     )
     log.info("features as of %s: %d users, %d accounts", as_of, n_users, n_accounts)
     return FeatureCounts(users=n_users, accounts=n_accounts)

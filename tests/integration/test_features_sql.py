@@ -142,3 +142,27 @@ def test_rerun_replaces_the_slice(wh: Warehouse) -> None:
     features(wh, AS_OF - timedelta(days=1))
     n = wh.query("SELECT as_of, count(*) AS n FROM user_features GROUP BY as_of ORDER BY as_of")
     assert list(n["n"]) == [6, 6]
+
+
+def test_enrichment_fills_gaps_and_adds_columns(wh: Warehouse) -> None:
+    wh.load_df(
+        "firmographics",
+        pd.DataFrame(
+            {
+                "domain": ["acme.com", "solo.io"],
+                "name": ["Acme Inc", "Solo"],
+                "employees": [999, 7],
+                "industry": ["Other", "Retail"],
+                "country": ["US", "DE"],
+                "status": ["found", "unknown"],
+                "fetched_at": [AS_OF, AS_OF],
+            }
+        ),
+    )
+    _, a = features(wh)
+    # the product's own columns win; enrichment adds what the product lacks
+    assert a.loc["acme.com", "employees"] == 120 and a.loc["acme.com", "country"] == "US"
+    assert pd.isna(a.loc["solo.io", "country"])  # unknown domains contribute nothing
+    wh.execute("UPDATE accounts SET employees = NULL WHERE domain = 'acme.com'")
+    _, a = features(wh)
+    assert a.loc["acme.com", "employees"] == 999
