@@ -148,8 +148,15 @@ def _growth_weeks(w: list[str]) -> str:
     return expr
 
 
-def user_features_sql(src: SourceConfig, as_of: datetime) -> str:
-    """SELECT of one row per user who signed up before as_of."""
+DOMAIN_MAP_TABLE = "domain_map"  # email domain -> company domain, written by enrichment
+
+
+def user_features_sql(src: SourceConfig, as_of: datetime, domain_map: bool = False) -> str:
+    """SELECT of one row per user who signed up before as_of.
+
+    With `domain_map`, email domains go through the enrichment's normalisation table
+    (subdomains of one company become one account; free mail and junk become none).
+    """
     as_of = naive_utc(as_of)
     u, e = src.users, src.events
     t = literal(as_of)
@@ -172,6 +179,15 @@ def user_features_sql(src: SourceConfig, as_of: datetime) -> str:
         or "FALSE"
     )
     premium = _in_list(src.premium_features)
+    freemail = _in_list(src.freemail_domains)
+    account_domain = (
+        f"CASE WHEN usr.email_domain IN {freemail} OR usr.email_domain = '' "
+        "THEN NULL ELSE usr.email_domain END"
+    )
+    map_join = ""
+    if domain_map:
+        account_domain = f"CASE WHEN dm.email_domain IS NOT NULL THEN dm.account_domain ELSE {account_domain} END"
+        map_join = f"\nLEFT JOIN {DOMAIN_MAP_TABLE} AS dm ON dm.email_domain = usr.email_domain"
 
     # window buckets: b = how many of BUCKET_DAYS lie between the event and as_of, so
     # "in the last N days" (N in BUCKET_DAYS) is b <= BUCKET_DAYS.index(N)
@@ -328,8 +344,7 @@ agg AS (
 SELECT
     {t} AS as_of,
     usr.user_id,
-    CASE WHEN usr.email_domain IN {_in_list(src.freemail_domains)} OR usr.email_domain = ''
-         THEN NULL ELSE usr.email_domain END AS account_domain,
+    {account_domain} AS account_domain,
     (usr.email_domain IN {_in_list(src.freemail_domains)}) AS is_freemail,
     NOT (usr.email_domain IN {_in_list(src.freemail_domains)}) AS has_company_email,
     usr.title, usr.role, usr.department, coalesce(usr.is_executive, FALSE) AS is_executive,
@@ -392,7 +407,7 @@ SELECT
     {_growth_weeks([f"coalesce(agg.wk{i}, 0)" for i in range(5)])} AS growth_weeks,
     (coalesce(agg.events_prev_14d, 0) >= 5
         AND coalesce(agg.events_14d, 0) * 2 < coalesce(agg.events_prev_14d, 0)) AS usage_declining
-FROM usr
+FROM usr{map_join}
 LEFT JOIN agg ON agg.user_id = usr.user_id
 LEFT JOIN days_agg AS da ON da.user_id = usr.user_id
 LEFT JOIN distinct_agg AS dg ON dg.user_id = usr.user_id
@@ -526,7 +541,9 @@ def extract_features(wh: Warehouse, src: SourceConfig, as_of: datetime) -> Featu
     """Compute and store the user and account feature slices for `as_of` (replacing any)."""
     as_of = naive_utc(as_of)
     n_users = wh.replace_select(
-        USER_FEATURES_TABLE, user_features_sql(src, as_of), {"as_of": as_of}
+        USER_FEATURES_TABLE,
+        user_features_sql(src, as_of, domain_map=wh.has_table(DOMAIN_MAP_TABLE)),
+        {"as_of": as_of},
     )
     enriched = wh.columns(FIRMOGRAPHICS_TABLE) if wh.has_table(FIRMOGRAPHICS_TABLE) else None
     n_accounts = wh.replace_select(

@@ -24,7 +24,7 @@ from handoff.sample import catalog as cat
 log = logging.getLogger(__name__)
 
 SIZES = {"small": 2_000, "medium": 20_000, "large": 100_000}
-GENERATOR_VERSION = 2  # bump when the same seed would write different data
+GENERATOR_VERSION = 3  # bump when the same seed would write different data
 TRAJECTORIES = np.array(["growth", "stable", "decline", "churn"])
 DAY = 86_400
 
@@ -488,6 +488,7 @@ def _user_table(
     n_acc = len(ents["domain"])
     free = rng.integers(0, len(cat.FREEMAIL), nu)
     shout = rng.random(nu) < 0.02  # mixed-case addresses, as real signups have
+    regional = rng.random(nu) < 0.03  # eu.acme.com: one company, a regional mail host
     emails, names, titles = [], [], []
     for i in range(nu):
         fn, ln = cat.FIRST_NAMES[first[i]], cat.LAST_NAMES[last[i]]
@@ -496,6 +497,8 @@ def _user_table(
             email = f"{fn}.{ln}{uid % 997}@{cat.FREEMAIL[free[i]]}"
         else:
             domain = ents["domain"][ue[i]] if ue[i] < n_acc else "example.com"
+            if regional[i] and ordinal[i] > 0:
+                domain = f"{('eu', 'us', 'mail')[int(first[i]) % 3]}.{domain}"
             email = f"{fn}.{ln}{ordinal[i] if ordinal[i] else ''}@{domain}"
         if shout[i]:
             local, _, dom = email.partition("@")

@@ -135,7 +135,9 @@ def _json_values(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         num = pd.to_numeric(values, errors="coerce").astype(float).round(3)
         out = num.astype(str).astype(object)
-        ints = num.notna() & (num == np.floor(num)) & pd.api.types.is_integer_dtype(values)
+        # whole numbers print as integers whatever the column type: a column with NULLs
+        # comes back as float from one backend and as nullable int from another
+        ints = num.notna() & (num == np.floor(num))
         out[ints] = num[ints].astype("int64").astype(str)
         out[num.isna()] = "null"
         return out
