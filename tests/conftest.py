@@ -42,6 +42,7 @@ def sample_copy(sample_path: Path, tmp_path: Path) -> Path:
 
     dest = tmp_path / "warehouse.duckdb"
     shutil.copy(sample_path, dest)
+    shutil.copy(sample_path.parent / "firmographics.csv", tmp_path / "firmographics.csv")
     return dest
 
 

@@ -422,7 +422,7 @@ LEFT JOIN (
 
 
 FIRMOGRAPHICS_TABLE = "firmographics"  # written by enrichment (handoff.enrich)
-_NOT_FIRMOGRAPHIC = {"domain", "name", "status", "source", "fetched_at"}
+_NOT_FIRMOGRAPHIC = {"domain", "name", "status", "detail", "source", "fetched_at"}
 
 
 def account_features_sql(

@@ -22,6 +22,29 @@ from handoff.warehouse import Warehouse, literal, naive_utc
 log = logging.getLogger(__name__)
 
 
+def enrich_stage(
+    warehouse_url: str,
+    as_of: datetime,
+    source_path: str | Path | None = None,
+    config_path: str | Path | None = None,
+    base_url: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Rebuild the domain map and refresh stale firmographics for every company domain."""
+    from handoff.enrich import build_provider, domains_to_enrich, enrich, load_enrichment
+    from handoff.enrich.domain_map import write_domain_map
+
+    src = load_source(source_path)
+    cfg = load_enrichment(config_path)
+    with Warehouse(warehouse_url) as wh:
+        mapped = write_domain_map(wh, src)
+        provider = build_provider(cfg, wh, base_url=base_url, token=token)
+        domains = domains_to_enrich(wh, src)
+        summary = enrich(wh, provider, domains, as_of, cfg.ttl_days, cfg.batch_size)
+    log.info("enrichment via %s: %s", provider.name, summary)
+    return {"as_of": naive_utc(as_of).isoformat(), "email_domains": mapped, **asdict(summary)}
+
+
 def extract_stage(
     warehouse_url: str, as_of: datetime, source_path: str | Path | None = None
 ) -> dict[str, Any]:
@@ -40,6 +63,26 @@ def score_stage(
     out = asdict(summary)
     out["as_of"] = summary.as_of.isoformat()
     return out
+
+
+def triggers_stage(
+    warehouse_url: str,
+    as_of: datetime,
+    model: str | Path | None = None,
+    triggers_path: str | Path | None = None,
+    calendar_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate the triggers for a scored snapshot; fire new episodes with SLA due times."""
+    from handoff.sla import load_calendar
+    from handoff.triggers import load_triggers, run_triggers
+
+    m = load_model(model)
+    with Warehouse(warehouse_url) as wh:
+        summary = run_triggers(
+            wh, as_of, m.model_version, load_triggers(triggers_path), load_calendar(calendar_path)
+        )
+    out = asdict(summary)
+    return json.loads(json.dumps(out, default=str))
 
 
 def top_accounts(

@@ -66,3 +66,21 @@ class HandoffWarehouseHook(BaseHook):
             )
         log.info("warehouse from connection %r: %s", self.handoff_conn_id, redact(url))
         return url
+
+
+def enrichment_credentials(conn_id: str = "handoff_enrichment") -> tuple[str | None, str | None]:
+    """Base URL and token of the HTTP firmographics provider, from an optional connection.
+
+    e.g. AIRFLOW_CONN_HANDOFF_ENRICHMENT='{"conn_type": "http", "host": "https://company.clearbit.com",
+    "password": "<token>"}'. Without it, enrichment uses the provider in enrichment.yaml (the
+    sample CSV by default) or HANDOFF_ENRICH_URL / HANDOFF_ENRICH_TOKEN.
+    """
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None, None
+    host = conn.host or ""
+    if host and "://" not in host:
+        scheme = conn.schema or "https"
+        host = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+    return host or None, conn.password or None

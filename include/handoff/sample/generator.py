@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SIZES = {"small": 2_000, "medium": 20_000, "large": 100_000}
 GENERATOR_VERSION = 3  # bump when the same seed would write different data
+FIRMOGRAPHICS_CSV = "firmographics.csv"  # written beside the warehouse (enrichment.yaml)
 TRAJECTORIES = np.array(["growth", "stable", "decline", "churn"])
 DAY = 86_400
 
@@ -122,6 +123,10 @@ def generate(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    from handoff.sample.firmographics import write_firmographics_csv
+
+    # what a firmographics vendor knows of these companies (about 5% unknown)
+    write_firmographics_csv(path, path.parent / FIRMOGRAPHICS_CSV)
     log.info("sample warehouse %s: %d users, %d events", path, n_users, n_events)
     return SampleSummary(str(path), spec.accounts, n_users, n_free, n_events, start, spec.end)
 
