@@ -1,4 +1,5 @@
-"""handoff_score: daily features -> PQL/PQA scores -> score_history; updates the `scores` asset.
+"""handoff_score: daily enrichment -> features -> PQL/PQA scores -> triggers -> routing ->
+context packages, all for one as_of; updates the `scores` asset when the snapshot is whole.
 
 Wiring only: the stages live in handoff.pipeline. Runs on real daily data intervals
 (backfillable); as_of is the end of the data interval, or the run time for manual runs.
@@ -7,6 +8,7 @@ Wiring only: the stages live in handoff.pipeline. Runs on real daily data interv
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
@@ -15,10 +17,20 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 SCORES = Asset(name="scores", uri="handoff://warehouse/score_history")
 
 
-def _as_of() -> str:
+def _as_of() -> datetime:
     ctx = get_current_context()
     end = ctx.get("data_interval_end") or ctx["dag_run"].run_after
-    return pendulum.instance(end).in_timezone("UTC").naive().isoformat()
+    return pendulum.instance(end).in_timezone("UTC").naive()
+
+
+def _warehouse() -> str:
+    from handoff_airflow.hooks import HandoffWarehouseHook
+
+    return HandoffWarehouseHook().get_url()
+
+
+def _model() -> str:
+    return get_current_context()["params"]["model"]
 
 
 @dag(
@@ -35,31 +47,45 @@ def _as_of() -> str:
 )
 def handoff_score():
     @task
-    def extract() -> dict:
-        from handoff_airflow.hooks import HandoffWarehouseHook
+    def enrich() -> dict:
+        from handoff_airflow.hooks import enrichment_credentials
 
+        from handoff.pipeline import enrich_stage
+
+        base_url, token = enrichment_credentials()
+        return enrich_stage(_warehouse(), _as_of(), base_url=base_url, token=token)
+
+    @task
+    def extract(enriched: dict) -> dict:
         from handoff.pipeline import extract_stage
 
-        return extract_stage(HandoffWarehouseHook().get_url(), _parse(_as_of()))
+        return extract_stage(_warehouse(), _as_of())
 
-    @task(outlets=[SCORES])
+    @task
     def score(features: dict) -> dict:
-        from handoff_airflow.hooks import HandoffWarehouseHook
-
         from handoff.pipeline import score_stage
 
-        ctx = get_current_context()
-        return score_stage(
-            HandoffWarehouseHook().get_url(), _parse(features["as_of"]), ctx["params"]["model"]
-        )
+        return score_stage(_warehouse(), _as_of(), _model())
 
-    score(extract())
+    @task
+    def triggers(scores: dict) -> dict:
+        from handoff.pipeline import triggers_stage
 
+        return triggers_stage(_warehouse(), _as_of(), _model())
 
-def _parse(text: str):
-    from datetime import datetime
+    @task
+    def route(fired: dict) -> dict:
+        from handoff.pipeline import route_stage
 
-    return datetime.fromisoformat(text)
+        return route_stage(_warehouse(), _as_of(), _model())
+
+    @task(outlets=[SCORES])
+    def context(routed: dict) -> dict:
+        from handoff.pipeline import context_stage
+
+        return context_stage(_warehouse(), _as_of(), _model())
+
+    context(route(triggers(score(extract(enrich())))))
 
 
 handoff_score()

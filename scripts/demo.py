@@ -107,17 +107,48 @@ def summarize(warehouse: str, as_of: datetime, seconds: float) -> None:
             when = f" at {r['at'][:16]}" if r.get("at") else ""
             who = f" ({r['users']} users)" if r.get("users", 1) > 1 else ""
             print(f"       {r['points']:+6.1f}  {r['label']} = {r['value']}{who}{when}")
+    with Warehouse(warehouse) as wh:
+        fired = wh.query(
+            "SELECT trigger_id, count(*) AS n FROM trigger_events "
+            f"WHERE fired_at = {literal(as_of)} AND model_version = {literal(model.model_version)} "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        routed = wh.query(
+            "SELECT decision, count(*) AS n FROM routing_decisions "
+            f"WHERE as_of = {literal(as_of)} GROUP BY 1 ORDER BY 2 DESC"
+        )
+        package = wh.query(
+            "SELECT c.text FROM context_packages c JOIN score_history h "
+            "ON h.entity_id = c.account_domain AND h.as_of = c.as_of "
+            f"AND h.entity_type = 'account' AND h.model_version = {literal(model.model_version)} "
+            f"WHERE c.as_of = {literal(as_of)} ORDER BY h.score DESC LIMIT 1"
+        )
+    print(f"\nTriggers fired ({int(fired['n'].sum()):,} new episodes):")
+    for row in fired.head(8).itertuples():
+        print(f"  {row.trigger_id:32s} {row.n:6,d}")
+    print("\nRouting decisions:")
+    for row in routed.itertuples():
+        print(f"  {row.decision:12s} {row.n:6,d}")
+    if not package.empty:
+        print("\nThe context package of the top routed account, as its rep reads it:")
+        print("-" * 78)
+        print(package.iat[0, 0])
+        print("-" * 78)
     print(f"\nDone in {seconds:.0f} s. Where to look next:")
-    print(f"  warehouse      {warehouse}  (tables score_history, user_features, account_features)")
+    print(
+        f"  warehouse      {warehouse}\n"
+        "                 (score_history, trigger_events, routing_decisions, context_packages, ...)"
+    )
     print(
         f"  explore        .venv/bin/handoff score --warehouse {warehouse} --as-of {as_of:%Y-%m-%d}"
     )
     print(
         "  scoring model  include/config/models/pql_default.yaml (validate: .venv/bin/handoff validate)"
     )
-    print(
-        "  Airflow UI     .venv/bin/airflow standalone  (with the Makefile's AIRFLOW_* variables)"
-    )
+    print("  triggers, SLA  include/config/triggers.yaml, calendar.yaml")
+    print("  routing        include/config/routing.yaml, roster.yaml, talking_points.yaml")
+    print("  enrichment     include/config/enrichment.yaml, icp.yaml")
+    print("  Airflow UI     make ui  (http://localhost:8080, the same metadata DB as this demo)")
 
 
 def step(n: str, text: str) -> None:

@@ -85,6 +85,36 @@ def triggers_stage(
     return json.loads(json.dumps(out, default=str))
 
 
+def route_stage(
+    warehouse_url: str, as_of: datetime, model: str | Path | None = None
+) -> dict[str, Any]:
+    """Route the snapshot's accounts: owner and SLA, holdout, no-touch lane or queue."""
+    from handoff.routing import run_routing
+
+    m = load_model(model)
+    with Warehouse(warehouse_url) as wh:
+        summary = run_routing(wh, as_of, m.model_version)
+    return {
+        "as_of": naive_utc(as_of).isoformat(),
+        "model_version": m.model_version,
+        "accounts": summary.accounts,
+        "decisions": summary.decisions,
+        "by_owner": summary.by_owner,
+    }
+
+
+def context_stage(
+    warehouse_url: str, as_of: datetime, model: str | Path | None = None
+) -> dict[str, Any]:
+    """Build the sales context package, with talking points, for every routed account."""
+    from handoff.context import run_context
+
+    m = load_model(model)
+    with Warehouse(warehouse_url) as wh:
+        n = run_context(wh, as_of, m.model_version)
+    return {"as_of": naive_utc(as_of).isoformat(), "model_version": m.model_version, "packages": n}
+
+
 def top_accounts(
     warehouse_url: str, as_of: datetime, model_version: str, n: int = 10
 ) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -32,10 +33,13 @@ def test_score_dag_shape(dagbag) -> None:
     dag = dagbag.dags["handoff_score"]
     assert isinstance(dag.timetable, CronDataIntervalTimetable)  # real intervals: backfillable
     assert dag.max_active_runs == 1
-    assert set(dag.task_ids) == {"extract", "score"}
-    assert dag.get_task("extract").downstream_task_ids == {"score"}
-    outlets = dag.get_task("score").outlets
-    assert [a.name for a in outlets] == ["scores"]
+    chain = ["enrich", "extract", "score", "triggers", "route", "context"]
+    assert set(dag.task_ids) == set(chain)
+    for upstream, downstream in itertools.pairwise(chain):
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    # the asset is updated only when the whole snapshot (scores ... packages) is written
+    assert [a.name for a in dag.get_task("context").outlets] == ["scores"]
+    assert dag.get_task("score").outlets == []
 
 
 def test_core_never_imports_airflow() -> None:
@@ -79,6 +83,19 @@ def test_dag_test_scores_the_interval(
         counts = wh.query(
             "SELECT as_of, entity_type, count(*) AS n FROM score_history GROUP BY ALL ORDER BY ALL"
         )
+        per_day = {
+            table: wh.query(f"SELECT {col} AS as_of, count(*) AS n FROM {table} GROUP BY 1")
+            for table, col in (
+                ("trigger_evaluations", "as_of"),
+                ("routing_decisions", "as_of"),
+                ("context_packages", "as_of"),
+            )
+        }
+        enriched = wh.scalar("SELECT count(*) FROM firmographics WHERE status = 'found'")
     assert sorted(set(counts["as_of"])) == sorted(runs)
     assert (counts["n"] > 0).all()
     assert set(counts["entity_type"]) == {"user", "account"}
+    assert enriched > 100
+    for table, frame in per_day.items():
+        assert sorted(frame["as_of"]) == sorted(runs), table
+    assert (per_day["context_packages"]["n"] > 0).all()
