@@ -44,3 +44,20 @@ def test_without_connection_falls_back_to_environment(monkeypatch: pytest.Monkey
 def test_unsupported_connection_type_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="unsupported conn_type 'mysql'"):
         hook_url(monkeypatch, json.dumps({"conn_type": "mysql", "host": "x"}))
+
+
+def test_enrichment_credentials_from_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handoff_airflow.hooks import enrichment_credentials
+
+    monkeypatch.delenv("AIRFLOW_CONN_HANDOFF_ENRICHMENT", raising=False)
+    assert enrichment_credentials() == (None, None)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HANDOFF_ENRICHMENT",
+        json.dumps({"conn_type": "http", "host": "company.example.com", "password": "tok"}),
+    )
+    assert enrichment_credentials() == ("https://company.example.com", "tok")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HANDOFF_ENRICHMENT",
+        json.dumps({"conn_type": "http", "host": "http://127.0.0.1:8099", "password": "t"}),
+    )
+    assert enrichment_credentials() == ("http://127.0.0.1:8099", "t")

@@ -92,6 +92,17 @@ class Condition(Strict):
         return out
 
 
+def condition_features(cond: Condition, named: dict[str, Condition], _depth: int = 0) -> list[str]:
+    """Feature names a condition reads, following refs to `named` conditions, sorted within
+    each level and without repeats (a stable order for evidence)."""
+    if _depth > 20:
+        raise ValueError("condition refs nest too deeply (a cycle?)")
+    out = sorted(cond.features())
+    for ref in sorted(cond.refs()):
+        out += [f for f in condition_features(named[ref], named, _depth + 1) if f not in out]
+    return out
+
+
 class Evidence(Strict):
     value: str | None = None  # feature shown as the evidence value
     at: str | None = None  # feature holding the evidence event time
@@ -211,14 +222,9 @@ class ScoringModel(Strict):
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
 
-    def features_of(self, cond: Condition, _depth: int = 0) -> set[str]:
+    def features_of(self, cond: Condition) -> set[str]:
         """Feature names a condition reads, following refs."""
-        if _depth > 20:
-            raise ValueError("condition refs nest too deeply (a cycle?)")
-        out = cond.features()
-        for ref in cond.refs():
-            out |= self.features_of(self.conditions[ref], _depth + 1)
-        return out
+        return set(condition_features(cond, self.conditions))
 
     def signals_at(self, level: str) -> list[Signal]:
         return [s for s in self.signals if s.level == level]

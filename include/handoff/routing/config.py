@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from handoff.config.loader import DEFAULT_CONFIG_DIR, load_yaml_model
-from handoff.config.model import Condition, Strict
+from handoff.config.model import Condition, Strict, condition_features
 
 Role = Literal["SDR", "AE", "CSM"]
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -176,13 +176,8 @@ class RoutingConfig(Strict):
             out.append(("customer_when", self.customer_when))
         return out
 
-    def features_of(self, cond: Condition, _depth: int = 0) -> set[str]:
-        if _depth > 20:
-            raise ValueError("condition refs nest too deeply (a cycle?)")
-        out = cond.features()
-        for ref in cond.refs():
-            out |= self.features_of(self.conditions[ref], _depth + 1)
-        return out
+    def features_of(self, cond: Condition) -> set[str]:
+        return set(condition_features(cond, self.conditions))
 
 
 class Rep(Strict):

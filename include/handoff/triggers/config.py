@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from handoff.config.loader import DEFAULT_CONFIG_DIR, load_yaml_model
-from handoff.config.model import PROBLEM_SEP, Condition, Strict
+from handoff.config.model import PROBLEM_SEP, Condition, Strict, condition_features
 
 TriggerClass = Literal["high", "medium", "low"]
 OwnerRole = Literal["SDR", "AE", "CSM"]
@@ -100,14 +100,9 @@ class TriggerConfig(Strict):
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
 
-    def features_of(self, cond: Condition, _depth: int = 0) -> list[str]:
+    def features_of(self, cond: Condition) -> list[str]:
         """Frame columns a condition reads, following refs, in a stable order."""
-        if _depth > 20:
-            raise ValueError("condition refs nest too deeply (a cycle?)")
-        out = sorted(cond.features())
-        for ref in sorted(cond.refs()):
-            out += [f for f in self.features_of(self.conditions[ref], _depth + 1) if f not in out]
-        return out
+        return condition_features(cond, self.conditions)
 
     def by_id(self, trigger_id: str) -> Trigger:
         for trig in self.triggers:
