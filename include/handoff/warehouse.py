@@ -262,6 +262,11 @@ class Warehouse:
             self._run(f"CREATE TABLE {table} ({ddl})")
             self._insert_df(table, df)
 
+    def insert_rows(self, table: str, df: pd.DataFrame) -> None:
+        """Insert a DataFrame's rows into an existing table, inside the caller's transaction."""
+        if not df.empty:
+            self._insert_df(ident(table), df)
+
     def append_df(self, table: str, df: pd.DataFrame) -> None:
         """Append a DataFrame to an existing table (the sample generator writes in chunks)."""
         with self.transaction():
