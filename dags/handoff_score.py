@@ -83,7 +83,14 @@ def handoff_score():
     def context(routed: dict) -> dict:
         from handoff.pipeline import context_stage
 
-        return context_stage(_warehouse(), _as_of(), _model())
+        as_of = _as_of()
+        summary = context_stage(_warehouse(), as_of, _model())
+        # handoff_sync reads which snapshot this is: a backfilled one never reaches the CRM
+        get_current_context()["outlet_events"][SCORES].extra = {
+            "as_of": as_of.isoformat(),
+            "model": _model(),
+        }
+        return summary
 
     context(route(triggers(score(extract(enrich())))))
 

@@ -1,4 +1,4 @@
-"""`handoff`: generate the sample warehouse, inspect features, validate config, score."""
+"""`handoff`: generate the sample warehouse, inspect features, validate config, score, sync."""
 
 from __future__ import annotations
 
@@ -106,6 +106,53 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from handoff.crm.connect import (
+        DEFAULT_CONN_IDS,
+        connection_from_env,
+        hubspot_destination,
+        salesforce_destination,
+    )
+    from handoff.pipeline import sync_stage
+    from handoff.sync.describe import describe
+    from handoff.sync.mapping import load_mapping
+
+    conn = connection_from_env(args.conn_id or DEFAULT_CONN_IDS[args.crm])
+    account_key = load_mapping(args.mapping).account.key(args.crm).name(args.crm) or ""
+    if args.crm == "hubspot":
+        destination = hubspot_destination(conn, company_key_field=account_key)
+    else:
+        destination = salesforce_destination(conn, account_key_field=account_key)
+    with Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} records"),
+        TimeElapsedColumn(),
+        disable=args.quiet or args.json,
+    ) as bar:
+        task = bar.add_task(f"{'previewing' if args.dry_run else 'syncing'} {args.crm}", total=None)
+        summary = sync_stage(
+            args.warehouse,
+            destination,
+            args.crm,
+            as_of=_as_of(args.as_of) if args.as_of else None,
+            dry_run=args.dry_run,
+            model_path=args.model,
+            mapping_path=args.mapping,
+            provision=not args.no_provision,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(summary), indent=2, default=str))
+    else:
+        print(describe(summary))
+    return 1 if summary.total("failed") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="handoff", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
@@ -136,6 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top", type=int, default=10)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_score)
+
+    y = sub.add_parser(
+        "sync",
+        help="push the latest scores, reasons, context and rep tasks to HubSpot or Salesforce",
+        description="Reads the CRM connection from AIRFLOW_CONN_HUBSPOT_DEFAULT / "
+        "AIRFLOW_CONN_SALESFORCE_DEFAULT (Airflow's JSON connection format). Exit status 1 "
+        "when the CRM rejected records (they are in the dead_letter table).",
+    )
+    y.add_argument("--crm", choices=["hubspot", "salesforce"],
+                   default=os.environ.get("HANDOFF_CRM", "hubspot"))  # fmt: skip
+    y.add_argument("--conn-id", help="connection id (default hubspot_default / salesforce_default)")
+    y.add_argument("--warehouse", default=default_warehouse(), help="DuckDB path or postgres URL")
+    y.add_argument("--as-of", help="the snapshot meant (refused unless it is the latest)")
+    y.add_argument("--dry-run", action="store_true", help="preview field changes; write nothing")
+    y.add_argument("--model", help="model name or YAML path (default pql_default)")
+    y.add_argument("--mapping", help="CRM mapping YAML (default include/config/crm_mapping.yaml)")
+    y.add_argument("--no-provision", action="store_true", help="skip creating missing fields")
+    y.add_argument("--json", action="store_true", help="the full summary and preview as JSON")
+    y.add_argument("--quiet", action="store_true", help="no progress bar")
+    y.set_defaults(func=cmd_sync)
     return p
 
 

@@ -132,3 +132,31 @@ def top_accounts(
     df["reasons"] = df["reasons"].map(json.loads)
     df["breakdown"] = df["breakdown"].map(json.loads)
     return df
+
+
+def sync_stage(
+    warehouse_url: str,
+    destination: Any,
+    crm: str,
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    model_path: str | Path | None = None,
+    mapping_path: str | Path | None = None,
+    provision: bool = True,
+    progress: Any = None,
+) -> Any:
+    """Provision the mapping's fields (idempotent), then push the latest snapshot's changes
+    and new rep tasks to `destination`. A dry run provisions nothing and writes nothing."""
+    from handoff.sync.mapping import load_mapping
+    from handoff.sync.provision import provision_mapping
+    from handoff.sync.run import run_sync
+
+    model = load_model(model_path)
+    mapping = load_mapping(mapping_path)
+    if provision and not dry_run:
+        provision_mapping(destination, mapping, crm)  # type: ignore[arg-type]
+    with Warehouse(warehouse_url) as wh:
+        return run_sync(
+            wh, destination, model, mapping, crm, as_of=as_of, dry_run=dry_run,  # type: ignore[arg-type]
+            progress=progress,
+        )  # fmt: skip

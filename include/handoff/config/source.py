@@ -47,6 +47,7 @@ class UsersTable(Strict):
     table: str = Field(default="users", pattern=IDENT)
     user_id: str = Field(default="user_id", pattern=IDENT)
     email: str = Field(default="email", pattern=IDENT)
+    name: str | None = Field(default=None, pattern=IDENT)  # full name, shown on CRM contacts
     title: str = Field(default="title", pattern=IDENT)
     role: str = Field(default="role", pattern=IDENT)
     department: str = Field(default="department", pattern=IDENT)

@@ -1,10 +1,11 @@
-"""One sync run: the latest snapshot's changed records to one CRM destination.
+"""One sync run: the latest snapshot's changed records, and new rep tasks, to one CRM.
 
 Steps: refuse a snapshot that is not the latest (a backfill never reaches the CRM); map the
-snapshot to CRM fields; hash each record and keep those whose hash changed or whose last
-attempt failed; in a dry run, read the CRM's current values and return the field-level
-preview without writing anything; otherwise upsert in chunks and commit each chunk's
-acknowledged records to sync_state (rejected ones to dead_letter) before the next chunk.
+account and PQL-user snapshots to CRM fields; hash each record and keep those whose hash
+changed or whose last attempt failed; in a dry run, read the CRM's current values and return
+the field-level preview without writing anything; otherwise upsert in chunks and commit each
+chunk's acknowledged records to sync_state (rejected ones to dead_letter) before the next
+chunk. Then one task per routed trigger episode whose account the CRM holds, never twice.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from handoff.config.model import ScoringModel
-from handoff.crm.base import Destination, UpsertRecord
-from handoff.sync.mapping import Crm, CrmMapping
-from handoff.sync.snapshot import build_snapshot, latest_as_of
+from handoff.config.source import SourceConfig, load_source
+from handoff.crm.base import Destination, RecordResult, UpsertRecord
+from handoff.sync.mapping import Crm, CrmMapping, ObjectMapping
+from handoff.sync.snapshot import build_snapshot, build_user_snapshot, latest_as_of
 from handoff.sync.state import (
     RUNS_TABLE,
     canonical,
@@ -31,22 +33,19 @@ from handoff.sync.state import (
     open_dead_letters,
     read_state,
 )
+from handoff.sync.tasks import TASK_OBJECT, routed_tasks, task_spec
 from handoff.warehouse import Warehouse, naive_utc
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1000  # records per commit of sync_state; adapters batch further (100 / 200 per call)
+Progress = Callable[[int, int], None]
 
 
 @dataclass
-class SyncSummary:
-    run_id: str
-    destination: str
-    object: str
-    as_of: datetime | None
-    model_version: str
-    dry_run: bool
-    skipped_reason: str | None = None
+class ObjectSummary:
+    kind: str  # account | user | tasks
+    object: str  # the CRM object: companies, contacts, tasks / Account, Lead, Task
     records: int = 0
     sent: int = 0
     unchanged: int = 0
@@ -55,26 +54,65 @@ class SyncSummary:
     failed: int = 0
     retried: int = 0
     dead_lettered: int = 0
-    tasks_created: int = 0
+    pending: int = 0  # tasks waiting for their account to reach the CRM
     api_calls: int = 0
-    preview: list[dict] = field(default_factory=list)  # dry run: key, field, old, new
 
 
-def mapped_records(snapshot: pd.DataFrame, mapping: CrmMapping, crm: Crm) -> pd.DataFrame:
-    """record_key, values (CRM field -> canonical value), fields_hash, one row per account."""
-    written = mapping.written()
+@dataclass
+class SyncSummary:
+    run_id: str
+    destination: str
+    as_of: datetime | None
+    model_version: str
+    dry_run: bool
+    skipped_reason: str | None = None
+    objects: dict[str, ObjectSummary] = field(default_factory=dict)
+    api_calls: int = 0
+    preview: list[dict] = field(default_factory=list)  # dry run: object, key, field, old, new
+
+    def total(self, name: str) -> int:
+        return sum(getattr(o, name) for o in self.objects.values())
+
+
+@dataclass
+class _Job:
+    kind: str
+    obj: str
+    key_field: str
+    todo: pd.DataFrame  # record_key, values, fields_hash
+    dead: set[str]
+    summary: ObjectSummary
+
+
+def mapped_records(frame: pd.DataFrame, om: ObjectMapping, crm: Crm) -> pd.DataFrame:
+    """record_key, values (CRM field -> canonical value), fields_hash: one row per record."""
+    written = om.written(crm)
     values = [
-        {getattr(f, crm): canonical(row[f.source]) for f in written}
-        for row in snapshot.to_dict("records")
+        {f.name(crm): canonical(row[f.source]) for f in written} for row in frame.to_dict("records")
     ]
-    key_col = mapping.key.source
+    key_col = om.key(crm).source
     return pd.DataFrame(
         {
-            "record_key": snapshot[key_col].astype(str).to_numpy(),
+            "record_key": frame[key_col].astype(str).to_numpy(),
             "values": values,
             "fields_hash": [fields_hash(v) for v in values],
         }
     )
+
+
+def _changed(
+    wh: Warehouse, destination: str, obj: str, records: pd.DataFrame
+) -> tuple[pd.DataFrame, set[str], pd.Series]:
+    """The records to send (hash changed, or an open dead letter), the open dead letters, and
+    per record whether it is a retry."""
+    state = read_state(wh, destination, obj).set_index("record_key")
+    dead = set(open_dead_letters(wh, destination, obj)["record_key"])
+    known = records["record_key"].map(state["fields_hash"]) if len(state) else None
+    changed = (
+        records["fields_hash"].ne(known) if known is not None else pd.Series(True, records.index)
+    )
+    retry = records["record_key"].isin(dead)
+    return records[changed | retry], dead, retry[changed | retry]
 
 
 def run_sync(
@@ -85,16 +123,18 @@ def run_sync(
     crm: Crm,
     as_of: datetime | None = None,
     dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    src: SourceConfig | None = None,
+    tasks: bool = True,
 ) -> SyncSummary:
-    """Push the latest snapshot's changed accounts; return what happened (and the preview)."""
+    """Push the latest snapshot's changed accounts and PQL users, then new rep tasks."""
     ensure_tables(wh)
-    obj = mapping.objects[crm]
+    src = src or load_source()
     started = datetime.now(UTC).replace(tzinfo=None)
     latest = latest_as_of(wh, model.model_version)
     summary = SyncSummary(
-        run_id=uuid.uuid4().hex, destination=destination.name, object=obj,
-        as_of=latest, model_version=model.model_version, dry_run=dry_run,
+        run_id=uuid.uuid4().hex, destination=destination.name, as_of=latest,
+        model_version=model.model_version, dry_run=dry_run,
     )  # fmt: skip
     calls_before = destination.api_calls
     if latest is None:
@@ -104,80 +144,201 @@ def run_sync(
         summary.skipped_reason = f"not the latest snapshot ({latest:%Y-%m-%d %H:%M}): backfill"
     if summary.skipped_reason:
         log.info("sync to %s skipped: %s", destination.name, summary.skipped_reason)
-        _record_run(wh, summary, started)
+        _record_runs(wh, summary, started)
         return summary
+    assert latest is not None
 
-    records = mapped_records(build_snapshot(wh, model, latest), mapping, crm)
-    state = read_state(wh, destination.name, obj).set_index("record_key")
-    dead = set(open_dead_letters(wh, destination.name, obj)["record_key"])
-    known_hash = records["record_key"].map(state["fields_hash"]) if len(state) else None
-    changed = (
-        records["fields_hash"].ne(known_hash)
-        if known_hash is not None
-        else pd.Series(True, index=records.index)
-    )
-    retry = records["record_key"].isin(dead)
-    todo = records[changed | retry]
-    summary.records = len(records)
-    summary.unchanged = len(records) - len(todo)
-    summary.retried = int(retry[changed | retry].sum())
-    key_field = getattr(mapping.key, crm)
+    jobs: list[_Job] = []
+    for kind, om in mapping.objects.items():
+        if kind == "account":
+            frame = build_snapshot(wh, model, latest, src)
+        else:
+            frame = build_user_snapshot(wh, model, latest, src, om.statuses)
+        records = mapped_records(frame, om, crm)
+        todo, dead, retry = _changed(wh, destination.name, om.object(crm), records)
+        osum = ObjectSummary(kind=kind, object=om.object(crm), records=len(records))
+        osum.unchanged = len(records) - len(todo)
+        osum.retried = int(retry.sum())
+        summary.objects[kind] = osum
+        jobs.append(_Job(kind, om.object(crm), om.key(crm).name(crm) or "", todo, dead, osum))
+    task_rows = routed_tasks(wh, latest) if tasks else pd.DataFrame(columns=["episode_id"])
+    total = sum(len(j.todo) for j in jobs) + len(task_rows)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
 
     if dry_run:
-        summary.preview = _preview(destination, obj, key_field, todo)
-        summary.sent = 0
-        summary.api_calls = destination.api_calls - calls_before
-        _record_run(wh, summary, started)
-        return summary
-
-    now = started
-    for lo in range(0, len(todo), CHUNK):
-        chunk = todo.iloc[lo : lo + CHUNK]
-        batch = [
-            UpsertRecord(k, v) for k, v in zip(chunk["record_key"], chunk["values"], strict=True)
-        ]
-        results = destination.upsert(obj, key_field, batch)
-        by_key = {r.key: r for r in results}
-        acked_rows, failed_rows = [], []
-        for rec in chunk.itertuples():
-            res = by_key.get(rec.record_key)
-            if res is not None and res.ok:
-                acked_rows.append((rec.record_key, rec.fields_hash, res.crm_id))
-                summary.created += bool(res.created)
-                summary.updated += not res.created
-            else:
-                error = res.error if res is not None else "no result returned for this record"
-                failed_rows.append((rec.record_key, json.dumps(rec.values, default=str), error))
-        acked = pd.DataFrame(acked_rows, columns=["record_key", "fields_hash", "crm_id"])
-        failed = pd.DataFrame(failed_rows, columns=["record_key", "payload", "error"])
-        commit_results(wh, destination.name, obj, acked, failed, now)
-        summary.sent += len(chunk)
-        summary.failed += len(failed)
-        summary.dead_lettered += int((~failed["record_key"].isin(dead)).sum())
-        if progress:
-            progress(min(lo + CHUNK, len(todo)), len(todo))
+        for job in jobs:
+            summary.preview += _preview(destination, job)
+            tick(len(job.todo))
+        if tasks:
+            summary.objects["tasks"] = _task_preview(
+                wh, destination.name, mapping, crm, task_rows, summary
+            )
+            tick(len(task_rows))
+    else:
+        for job in jobs:
+            before = destination.api_calls
+            _push(wh, destination, job, started, tick)
+            job.summary.api_calls = destination.api_calls - before
+            _log_object(destination.name, job.summary)
+        if tasks:
+            before = destination.api_calls
+            tsum = _push_tasks(wh, destination, mapping, crm, task_rows, started, tick)
+            tsum.api_calls = destination.api_calls - before
+            summary.objects["tasks"] = tsum
+            _log_object(destination.name, tsum)
     summary.api_calls = destination.api_calls - calls_before
-    _record_run(wh, summary, started)
-    log.info(
-        "sync to %s.%s: %d records, %d sent, %d unchanged, %d failed, %d API calls",
-        destination.name, obj, summary.records, summary.sent, summary.unchanged,
-        summary.failed, summary.api_calls,
-    )  # fmt: skip
+    _record_runs(wh, summary, started)
     return summary
 
 
-def _preview(destination: Destination, obj: str, key_field: str, todo: pd.DataFrame) -> list[dict]:
-    if todo.empty:
+def _log_object(destination: str, o: ObjectSummary) -> None:
+    log.info(
+        "sync to %s.%s: %d records, %d sent (%d created, %d updated), %d unchanged, "
+        "%d failed, %d retried, %d dead-lettered, %d pending, %d API calls",
+        destination, o.object, o.records, o.sent, o.created, o.updated, o.unchanged, o.failed,
+        o.retried, o.dead_lettered, o.pending, o.api_calls,
+    )  # fmt: skip
+
+
+def _commit(
+    wh: Warehouse,
+    destination: str,
+    obj: str,
+    chunk: pd.DataFrame,
+    results: list[RecordResult],
+    dead: set[str],
+    osum: ObjectSummary,
+    now: datetime,
+) -> None:
+    """Acknowledged records to sync_state, rejected ones to dead_letter; count them."""
+    by_key = {r.key: r for r in results}
+    acked_rows, failed_rows = [], []
+    for rec in chunk.itertuples():
+        res = by_key.get(rec.record_key)
+        if res is not None and res.ok:
+            acked_rows.append((rec.record_key, rec.fields_hash, res.crm_id))
+            osum.created += bool(res.created)
+            osum.updated += not res.created
+        else:
+            error = res.error if res is not None else "no result returned for this record"
+            failed_rows.append((rec.record_key, json.dumps(rec.values, default=str), error))
+    acked = pd.DataFrame(acked_rows, columns=["record_key", "fields_hash", "crm_id"])
+    failed = pd.DataFrame(failed_rows, columns=["record_key", "payload", "error"])
+    commit_results(wh, destination, obj, acked, failed, now)
+    osum.sent += len(chunk)
+    osum.failed += len(failed)
+    osum.dead_lettered += int((~failed["record_key"].isin(dead)).sum())
+    for row in failed_rows[:5]:
+        log.warning("%s rejected %s %s: %s", destination, obj, row[0], row[2])
+
+
+def _push(
+    wh: Warehouse, destination: Destination, job: _Job, now: datetime, tick: Callable[[int], None]
+) -> None:
+    for lo in range(0, len(job.todo), CHUNK):
+        chunk = job.todo.iloc[lo : lo + CHUNK]
+        batch = [
+            UpsertRecord(k, v) for k, v in zip(chunk["record_key"], chunk["values"], strict=True)
+        ]
+        results = destination.upsert(job.obj, job.key_field, batch)
+        _commit(wh, destination.name, job.obj, chunk, results, job.dead, job.summary, now)
+        tick(len(chunk))
+
+
+def _tasks_todo(
+    wh: Warehouse, destination: str, mapping: CrmMapping, crm: Crm, rows: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """Tasks not yet acknowledged, split into those whose account the CRM holds and those
+    still waiting for it; plus the open task dead letters."""
+    if rows.empty:
+        return rows, rows, set()
+    done = read_state(wh, destination, TASK_OBJECT)
+    acked = set(done.loc[done["last_status"].eq("ok"), "record_key"])
+    todo = rows[~rows["episode_id"].isin(acked)]
+    accounts = read_state(wh, destination, mapping.account.object(crm))
+    synced = set(accounts.loc[accounts["crm_id"].notna(), "record_key"])
+    ready = todo["account_domain"].astype(str).isin(synced)
+    dead = set(open_dead_letters(wh, destination, TASK_OBJECT)["record_key"])
+    return todo[ready], todo[~ready], dead
+
+
+def _push_tasks(
+    wh: Warehouse,
+    destination: Destination,
+    mapping: CrmMapping,
+    crm: Crm,
+    rows: pd.DataFrame,
+    now: datetime,
+    tick: Callable[[int], None],
+) -> ObjectSummary:
+    ready, waiting, dead = _tasks_todo(wh, destination.name, mapping, crm, rows)
+    osum = ObjectSummary(kind="tasks", object=TASK_OBJECT, records=len(rows))
+    osum.unchanged = len(rows) - len(ready) - len(waiting)
+    osum.pending = len(waiting)
+    osum.retried = int(ready["episode_id"].isin(dead).sum()) if len(ready) else 0
+    key_field = getattr(mapping.task_key, crm)
+    for lo in range(0, len(ready), CHUNK):
+        part = ready.iloc[lo : lo + CHUNK]
+        specs = [task_spec(r) for r in part.to_dict("records")]
+        values = [
+            {"subject": s.subject, "owner": s.owner_email, "due": s.due_at.isoformat()}
+            for s in specs
+        ]
+        chunk = pd.DataFrame(
+            {
+                "record_key": [s.key for s in specs],
+                "values": values,
+                "fields_hash": [fields_hash(v) for v in values],
+            }
+        )
+        results = destination.create_tasks(specs, key_field)
+        _commit(wh, destination.name, TASK_OBJECT, chunk, results, dead, osum, now)
+        tick(len(part))
+    tick(len(rows) - len(ready))
+    return osum
+
+
+def _task_preview(
+    wh: Warehouse,
+    destination: str,
+    mapping: CrmMapping,
+    crm: Crm,
+    rows: pd.DataFrame,
+    summary: SyncSummary,
+) -> ObjectSummary:
+    ready, waiting, _ = _tasks_todo(wh, destination, mapping, crm, rows)
+    osum = ObjectSummary(kind="tasks", object=TASK_OBJECT, records=len(rows))
+    osum.unchanged = len(rows) - len(ready) - len(waiting)
+    osum.pending = len(waiting)
+    for r in pd.concat([ready, waiting]).to_dict("records"):
+        summary.preview.append(
+            {"object": TASK_OBJECT, "key": r["episode_id"], "field": "task", "old": None,
+             "new": f"{r['subject']} (owner {r['owner_email']}, due {r['sla_due_at']})"}
+        )  # fmt: skip
+    return osum
+
+
+def _preview(destination: Destination, job: _Job) -> list[dict]:
+    if job.todo.empty:
         return []
-    fields = sorted({f for v in todo["values"] for f in v})
-    current = destination.read(obj, key_field, list(todo["record_key"]), fields)
+    fields = sorted({f for v in job.todo["values"] for f in v})
+    current = destination.read(job.obj, job.key_field, list(job.todo["record_key"]), fields)
     out = []
-    for rec in todo.itertuples():
+    for rec in job.todo.itertuples():
         old = current.get(rec.record_key, {})
         for name, new in rec.values.items():
             before = canonical(old.get(name))
             if _differs(before, new):
-                out.append({"key": rec.record_key, "field": name, "old": before, "new": new})
+                out.append(
+                    {"object": job.obj, "key": rec.record_key, "field": name, "old": before,
+                     "new": new}
+                )  # fmt: skip
     return out
 
 
@@ -190,9 +351,14 @@ def _differs(old: object, new: object) -> bool:
         return str(old) != str(new)
 
 
-def _record_run(wh: Warehouse, summary: SyncSummary, started: datetime) -> None:
-    row = {k: v for k, v in asdict(summary).items() if k != "preview"}
-    row["started_at"] = started
-    row["finished_at"] = datetime.now(UTC).replace(tzinfo=None)
+def _record_runs(wh: Warehouse, summary: SyncSummary, started: datetime) -> None:
+    base = {
+        "run_id": summary.run_id, "destination": summary.destination, "as_of": summary.as_of,
+        "model_version": summary.model_version, "dry_run": summary.dry_run,
+        "skipped_reason": summary.skipped_reason, "started_at": started,
+        "finished_at": datetime.now(UTC).replace(tzinfo=None),
+    }  # fmt: skip
+    objects = summary.objects.values() or [ObjectSummary(kind="none", object=None)]  # type: ignore[arg-type]
+    rows = [{**base, **{k: v for k, v in asdict(o).items() if k != "kind"}} for o in objects]
     with wh.transaction():
-        wh.insert_rows(RUNS_TABLE, pd.DataFrame([row]))
+        wh.insert_rows(RUNS_TABLE, pd.DataFrame(rows))

@@ -1,4 +1,4 @@
-"""The snapshot a sync pushes: one row per scored account of the latest as_of.
+"""The snapshots a sync pushes: one row per scored account (and per PQL user) of an as_of.
 
 Only the latest snapshot of a model version is ever pushed: a backfill writes history into
 the warehouse, never stale values into the CRM.
@@ -12,16 +12,21 @@ from datetime import datetime
 import pandas as pd
 
 from handoff.config.model import ScoringModel
+from handoff.config.source import SourceConfig
 from handoff.features import ACCOUNT_FEATURES_TABLE
 from handoff.scoring import SCORE_HISTORY_TABLE
 from handoff.warehouse import Warehouse, literal, naive_utc
 
-SNAPSHOT_COLUMNS = [
-    "account_domain", "as_of", "model_version", "pqa_score", "tier", "pql_status",
+ACCOUNT_COLUMNS = [
+    "account_domain", "account_name", "as_of", "model_version", "pqa_score", "tier", "pql_status",
     "score_feature_usage", "score_collaboration", "score_velocity", "score_intent",
     "score_firmographic", "top_reasons", "trigger_label", "trigger_fired_at", "sla_due_at",
     "decision", "owner_email", "owner_name", "holdout", "episode_id", "context_package",
     "talking_points", "active_users_30d", "departments_active_30d", "max_usage_ratio_30d",
+]  # fmt: skip
+USER_COLUMNS = [
+    "user_id", "email", "first_name", "last_name", "title", "account_domain", "account_name",
+    "as_of", "model_version", "pql_score", "pql_status", "top_reasons",
 ]  # fmt: skip
 
 
@@ -39,8 +44,17 @@ def _optional(wh: Warehouse, table: str, sql: str) -> pd.DataFrame | None:
     return wh.query(sql) if wh.has_table(table) else None
 
 
-def build_snapshot(wh: Warehouse, model: ScoringModel, as_of: datetime) -> pd.DataFrame:
-    """The accounts of one snapshot with everything the CRM shows (SNAPSHOT_COLUMNS)."""
+def _account_names(wh: Warehouse, src: SourceConfig) -> pd.DataFrame:
+    a = src.accounts
+    return wh.query(
+        f"SELECT {a.domain} AS account_domain, {a.name} AS account_name FROM {a.table}"
+    ).drop_duplicates("account_domain")
+
+
+def build_snapshot(
+    wh: Warehouse, model: ScoringModel, as_of: datetime, src: SourceConfig
+) -> pd.DataFrame:
+    """The accounts of one snapshot with everything the CRM shows (ACCOUNT_COLUMNS)."""
     t = literal(naive_utc(as_of))
     mv = literal(model.model_version)
     acc = wh.query(
@@ -95,11 +109,66 @@ def build_snapshot(wh: Warehouse, model: ScoringModel, as_of: datetime) -> pd.Da
     if packages is not None:
         acc = acc.merge(packages, on="account_domain", how="left")
         acc["talking_points"] = acc["talking_points"].map(_talking_text)
-    for col in SNAPSHOT_COLUMNS:
+    acc = acc.merge(_account_names(wh, src), on="account_domain", how="left")
+    # an account the product never named (a domain seen only in emails) shows its domain
+    acc["account_name"] = acc["account_name"].fillna(acc["account_domain"])
+    for col in ACCOUNT_COLUMNS:
         if col not in acc.columns:
             acc[col] = None
     acc["holdout"] = acc["decision"].eq("holdout")
-    return acc[SNAPSHOT_COLUMNS]
+    return acc[ACCOUNT_COLUMNS]
+
+
+def build_user_snapshot(
+    wh: Warehouse,
+    model: ScoringModel,
+    as_of: datetime,
+    src: SourceConfig,
+    statuses: list[str] | None = None,
+) -> pd.DataFrame:
+    """The PQL users of one snapshot (USER_COLUMNS), those with a status in `statuses`."""
+    t = literal(naive_utc(as_of))
+    mv = literal(model.model_version)
+    where = ""
+    if statuses is not None:
+        if not statuses:
+            return pd.DataFrame(columns=USER_COLUMNS)
+        where = " AND h.status IN (" + ", ".join(literal(s) for s in statuses) + ")"
+    u = src.users
+    name = f"u.{u.name}" if u.name else "NULL"
+    users = wh.query(
+        f"SELECT h.entity_id AS user_id, lower(u.{u.email}) AS email, {name} AS full_name, "
+        f"u.{u.title} AS title, h.account_domain, h.as_of, h.model_version, "
+        f"h.score AS pql_score, h.status AS pql_status, h.reasons "
+        f"FROM {SCORE_HISTORY_TABLE} h JOIN {u.table} u "
+        f"ON CAST(u.{u.user_id} AS VARCHAR) = h.entity_id "
+        f"WHERE h.entity_type = 'user' AND h.as_of = {t} AND h.model_version = {mv}{where} "
+        "ORDER BY h.entity_id"
+    )
+    users = users[users["email"].notna()].drop_duplicates("email")
+    first, last = _split_names(users["full_name"], users["email"])
+    users["first_name"], users["last_name"] = first, last
+    users["top_reasons"] = users["reasons"].map(_reasons_text)
+    users = users.merge(_account_names(wh, src), on="account_domain", how="left")
+    # a CRM contact / lead needs a company: free-mail users show their own address's domain
+    users["account_name"] = users["account_name"].fillna(users["account_domain"])
+    users["account_name"] = users["account_name"].fillna(users["email"].str.split("@").str[-1])
+    return users[USER_COLUMNS].reset_index(drop=True)
+
+
+def _split_names(full: pd.Series, email: pd.Series) -> tuple[list, list]:
+    """First and last name from a full name; without one, the e-mail's local part is the
+    last name (Salesforce requires a last name on a Lead)."""
+    first, last = [], []
+    for name, mail in zip(full, email, strict=True):
+        parts = str(name).split() if isinstance(name, str) and name.strip() else []
+        if len(parts) >= 2:
+            first.append(" ".join(parts[:-1]))
+            last.append(parts[-1])
+        else:
+            first.append(None)
+            last.append(parts[0] if parts else str(mail).split("@")[0])
+    return first, last
 
 
 def _reasons_text(reasons: str | None) -> str | None:

@@ -5,8 +5,8 @@ sync_state   one row per (destination, object, record key): hash of the mapped v
              written only after the CRM acknowledged that record.
 dead_letter  records the CRM rejected, with its message; retried on every later run until
              they succeed (resolved_at set) or are fixed upstream.
-sync_runs    one row per run: sent, unchanged, created, updated, failed, retried,
-             dead-lettered, API calls.
+sync_runs    one row per run and object (accounts, users, tasks): sent, unchanged, created,
+             updated, failed, retried, dead-lettered, pending, API calls.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ RUNS_DDL = """
     run_id VARCHAR NOT NULL, destination VARCHAR, object VARCHAR, as_of TIMESTAMP,
     model_version VARCHAR, dry_run BOOLEAN, skipped_reason VARCHAR, started_at TIMESTAMP,
     finished_at TIMESTAMP, records BIGINT, sent BIGINT, unchanged BIGINT, created BIGINT,
-    updated BIGINT, failed BIGINT, retried BIGINT, dead_lettered BIGINT,
-    tasks_created BIGINT, api_calls BIGINT
+    updated BIGINT, failed BIGINT, retried BIGINT, dead_lettered BIGINT, pending BIGINT,
+    api_calls BIGINT
 """
 
 

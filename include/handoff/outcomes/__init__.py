@@ -1,0 +1,1 @@
+"""Outcomes back from the CRM: pulls with watermarks, per-handoff outcomes, funnel metrics."""
