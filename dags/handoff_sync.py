@@ -20,7 +20,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 SCORES = Asset(name="scores", uri="handoff://warehouse/score_history")
 CRM_POOL = "crm_api"
-PREVIEW_IN_XCOM = 200
+PREVIEW_IN_XCOM = 50  # the full preview is in the task log
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,20 @@ def _warehouse() -> str:
 def handoff_sync():
     @task(pool=CRM_POOL)
     def provision() -> dict:
+        from handoff.config import load_model
         from handoff.sync.mapping import load_mapping
         from handoff.sync.provision import provision_mapping
+        from handoff.sync.snapshot import latest_as_of
+        from handoff.warehouse import Warehouse
 
         params = get_current_context()["params"]
         if params["dry_run"]:
             return {"skipped": "dry run"}
+        snapshot = _snapshot_as_of()
+        with Warehouse(_warehouse()) as wh:
+            latest = latest_as_of(wh, load_model(params["model"]).model_version)
+        if snapshot is not None and snapshot != latest:
+            return {"skipped": f"backfilled snapshot {snapshot:%Y-%m-%d}; latest is {latest}"}
         results = provision_mapping(_destination(), load_mapping(), params["crm"])
         return {
             obj: {"created": r.created, "existing": len(r.existing)} for obj, r in results.items()
@@ -101,7 +109,7 @@ def handoff_sync():
             model_path=params["model"],
             provision=False,
         )
-        log.info("%s", describe(summary, preview_rows=500))
+        log.info("%s", describe(summary, preview_rows=1000))
         out = asdict(summary)
         out["preview"] = out["preview"][:PREVIEW_IN_XCOM]
         if summary.total("failed"):

@@ -4,10 +4,11 @@ set here, before anything imports airflow."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,6 @@ def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def sample_copy(sample_path: Path, tmp_path: Path) -> Path:
-    import shutil
-
     dest = tmp_path / "warehouse.duckdb"
     shutil.copy(sample_path, dest)
     shutil.copy(sample_path.parent / "firmographics.csv", tmp_path / "firmographics.csv")
@@ -81,3 +80,32 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     yield f"{pg_server_url}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def scored_template(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample scored, triggered, routed and packaged for two days (built once)."""
+    from handoff.pipeline import (
+        context_stage,
+        extract_stage,
+        route_stage,
+        score_stage,
+        triggers_stage,
+    )
+
+    path = tmp_path_factory.mktemp("scored") / "scored.duckdb"
+    shutil.copy(sample_path, path)
+    for day in (SAMPLE_END - timedelta(days=1), SAMPLE_END):
+        extract_stage(str(path), day)
+        score_stage(str(path), day)
+        triggers_stage(str(path), day)
+        route_stage(str(path), day)
+        context_stage(str(path), day)
+    return path
+
+
+@pytest.fixture
+def scored(scored_template: Path, tmp_path: Path) -> str:
+    dest = tmp_path / "scored.duckdb"
+    shutil.copy(scored_template, dest)
+    return str(dest)

@@ -150,12 +150,15 @@ def sync_stage(
     from handoff.sync.mapping import load_mapping
     from handoff.sync.provision import provision_mapping
     from handoff.sync.run import run_sync
+    from handoff.sync.snapshot import latest_as_of
 
     model = load_model(model_path)
     mapping = load_mapping(mapping_path)
-    if provision and not dry_run:
-        provision_mapping(destination, mapping, crm)  # type: ignore[arg-type]
     with Warehouse(warehouse_url) as wh:
+        latest = latest_as_of(wh, model.model_version)
+        current = latest is not None and (as_of is None or naive_utc(as_of) == latest)
+        if provision and not dry_run and current:  # a backfill makes no CRM call at all
+            provision_mapping(destination, mapping, crm)  # type: ignore[arg-type]
         return run_sync(
             wh, destination, model, mapping, crm, as_of=as_of, dry_run=dry_run,  # type: ignore[arg-type]
             progress=progress,

@@ -4,16 +4,11 @@ tested against the sandbox through the real client libraries.)"""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from handoff.config import load_model
 from handoff.crm.base import FieldSpec, ProvisionResult, RecordResult, TaskSpec, UpsertRecord
-from handoff.pipeline import context_stage, extract_stage, route_stage, score_stage, triggers_stage
 from handoff.sync.mapping import load_mapping
 from handoff.sync.run import ObjectSummary, SyncSummary, run_sync
 from handoff.warehouse import Warehouse
@@ -76,27 +71,6 @@ class RecordingDestination:
             self.tasks.setdefault(t.key, t)
             out.append(RecordResult(t.key, ok=True, crm_id=f"task-{t.key}", created=created))
         return out
-
-
-@pytest.fixture(scope="module")
-def scored_template(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample scored, triggered, routed and packaged for two days (built once)."""
-    path = tmp_path_factory.mktemp("scored") / "scored.duckdb"
-    shutil.copy(sample_path, path)
-    for day in (SAMPLE_END - timedelta(days=1), SAMPLE_END):
-        extract_stage(str(path), day)
-        score_stage(str(path), day)
-        triggers_stage(str(path), day)
-        route_stage(str(path), day)
-        context_stage(str(path), day)
-    return path
-
-
-@pytest.fixture
-def scored(scored_template: Path, tmp_path: Path) -> str:
-    dest = tmp_path / "scored.duckdb"
-    shutil.copy(scored_template, dest)
-    return str(dest)
 
 
 def sync(url: str, dest: RecordingDestination, **kw: Any) -> SyncSummary:

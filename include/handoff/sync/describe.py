@@ -36,3 +36,8 @@ def describe(summary: SyncSummary, preview_rows: int = 20) -> str:
         if len(summary.preview) > preview_rows:
             lines.append(f"    ... {len(summary.preview) - preview_rows:,} more (use --json)")
     return "\n".join(lines)
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -21,7 +21,7 @@ import pandas as pd
 
 from handoff.config.model import ScoringModel
 from handoff.config.source import SourceConfig, load_source
-from handoff.crm.base import Destination, RecordResult, UpsertRecord
+from handoff.crm.base import CrmError, Destination, RecordResult, UpsertRecord
 from handoff.sync.mapping import Crm, CrmMapping, ObjectMapping
 from handoff.sync.snapshot import build_snapshot, build_user_snapshot, latest_as_of
 from handoff.sync.state import (
@@ -328,7 +328,17 @@ def _preview(destination: Destination, job: _Job) -> list[dict]:
     if job.todo.empty:
         return []
     fields = sorted({f for v in job.todo["values"] for f in v})
-    current = destination.read(job.obj, job.key_field, list(job.todo["record_key"]), fields)
+    try:
+        current = destination.read(job.obj, job.key_field, list(job.todo["record_key"]), fields)
+    except CrmError as exc:
+        if exc.retryable or exc.status not in (400, None):
+            raise
+        # before the first provisioning the key field does not exist: nothing to compare with
+        log.warning(
+            "dry run: cannot read %s by %s (%s); previewing as if none exist yet",
+            job.obj, job.key_field, exc,
+        )  # fmt: skip
+        current = {}
     out = []
     for rec in job.todo.itertuples():
         old = current.get(rec.record_key, {})
