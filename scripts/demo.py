@@ -1,7 +1,10 @@
-"""`make demo`: sample warehouse -> Airflow DAG handoff_score (dag.test on SQLite) -> summary.
+"""`make demo`: sample warehouse -> DAG handoff_score -> DAG handoff_sync into the local CRM
+sandbox (both through dag.test on SQLite metadata) -> a summary of what a rep now sees.
 
-Safe to rerun: the sample is regenerated only when its size changes, the Airflow metadata
-DB is migrated in place, and a rerun of the DAG replaces its score_history slice.
+HANDOFF_CRM=salesforce (or --crm salesforce) syncs to the sandbox's Salesforce instead of
+HubSpot. Safe to rerun: the sample is regenerated only when its size changes, the Airflow
+metadata DB is migrated in place, a rerun of handoff_score replaces its slice, and every run
+starts a fresh sandbox CRM (saved to .sandbox/state.json for `make sandbox` to serve).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--crm",
+        default=os.environ.get("HANDOFF_CRM", "hubspot"),
+        choices=["hubspot", "salesforce"],
+    )
     args = ap.parse_args()
 
     home = Path(os.environ.get("HANDOFF_HOME", ROOT / "data"))
@@ -39,7 +47,7 @@ def main() -> int:
     }
     t0 = time.monotonic()
 
-    step("1/3", f"sample product warehouse ({args.size}) at {warehouse}")
+    step("1/4", f"sample product warehouse ({args.size}) at {warehouse}")
     if not warehouse.exists() or not marker.exists() or json.loads(marker.read_text()) != wanted:
         run([sys.executable, "-m", "handoff.cli", "generate", "--size", args.size,
              "--seed", str(args.seed), "--end", end.date().isoformat(), "--out", str(warehouse)])  # fmt: skip
@@ -47,10 +55,10 @@ def main() -> int:
     else:
         print("  up to date (delete it, or change SIZE, to regenerate)")
 
-    step("2/3", "Airflow metadata DB (SQLite) at " + os.environ.get("AIRFLOW_HOME", "?"))
+    step("2/4", "Airflow metadata DB (SQLite) at " + os.environ.get("AIRFLOW_HOME", "?"))
     run(["airflow", "db", "migrate"], quiet=True)
 
-    step("3/3", "DAG handoff_score via dag.test()")
+    step("3/4", "DAG handoff_score via dag.test()")
     os.environ["AIRFLOW_CONN_HANDOFF_WAREHOUSE"] = json.dumps(
         {"conn_type": "duckdb", "host": str(warehouse)}
     )
@@ -68,11 +76,108 @@ def main() -> int:
         print(f"\nhandoff_score ended {dag_run.state}: see the task logs above", file=sys.stderr)
         return 1
     as_of = dag_run.data_interval_end.astimezone(UTC).replace(tzinfo=None)
-    summarize(str(warehouse), as_of, time.monotonic() - t0)
+    summarize(str(warehouse), as_of)
+
+    step("4/4", f"CRM sandbox ({args.crm}) and DAG handoff_sync via dag.test()")
+    if not sync_to_sandbox(bag, str(warehouse), args.crm, args.seed):
+        return 1
+    where_next(str(warehouse), as_of, time.monotonic() - t0, args.crm)
     return 0
 
 
-def summarize(warehouse: str, as_of: datetime, seconds: float) -> None:
+SYNC_TABLES = ("sync_state", "dead_letter", "sync_runs")
+CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+
+
+def sync_to_sandbox(bag: object, warehouse: str, crm: str, seed: int) -> bool:
+    """Start a fresh sandbox CRM with the roster's reps as users, point the CRM connection
+    at it, run handoff_sync, and show what landed there as a rep would see it."""
+    from airflow.utils.state import DagRunState
+
+    from crm_sandbox.seeding import people_settings
+    from crm_sandbox.server import running_sandbox
+    from handoff.routing.config import load_roster
+    from handoff.warehouse import Warehouse
+
+    state = ROOT / ".sandbox" / "state.json"
+    state.parent.mkdir(exist_ok=True)
+    state.unlink(missing_ok=True)  # a fresh CRM each demo, so the warehouse forgets it too
+    with Warehouse(warehouse) as wh:
+        for table in SYNC_TABLES:
+            wh.execute(f"DROP TABLE IF EXISTS {table}")
+    people = [(r.name, r.email) for r in load_roster().reps]
+    run(["airflow", "pools", "set", "crm_api", "1", "Handoff CRM API calls"], quiet=True)
+    with running_sandbox(port=0, seed=seed, state_file=state, **people_settings(people)) as sb:
+        extra = {"ca_bundle": sb.ca_bundle}
+        if crm == "hubspot":
+            conn = {"conn_type": "http", "host": sb.base_url, "password": sb.token}
+        else:
+            conn = {"conn_type": "salesforce", "password": sb.token}
+            extra["instance_url"] = sb.base_url
+        os.environ[f"AIRFLOW_CONN_{crm.upper()}_DEFAULT"] = json.dumps(conn | {"extra": extra})
+        dag_run = bag.dags["handoff_sync"].test(run_conf={"crm": crm})  # type: ignore[attr-defined]
+        if dag_run.state != DagRunState.SUCCESS:
+            print(f"\nhandoff_sync ended {dag_run.state}: see the task logs above", file=sys.stderr)
+            return False
+        show_sync(warehouse, crm)
+    return True
+
+
+def show_sync(warehouse: str, crm: str) -> None:
+    from handoff.crm.connect import connection_from_env, hubspot_destination, salesforce_destination
+    from handoff.sync.mapping import load_mapping
+    from handoff.warehouse import Warehouse
+
+    mapping = load_mapping()
+    with Warehouse(warehouse) as wh:
+        runs = wh.query(
+            "SELECT object, records, sent, created, updated, unchanged, failed, pending, "
+            "api_calls FROM sync_runs WHERE NOT dry_run ORDER BY started_at"
+        )
+        top = wh.query(
+            "SELECT r.account_domain, r.episode_id FROM routing_decisions r "
+            "WHERE r.decision = 'routed' AND r.as_of = (SELECT max(as_of) FROM routing_decisions) "
+            "ORDER BY r.score DESC LIMIT 1"
+        )
+    print("\n" + "=" * 78)
+    print(f"Synced to the sandbox's {CRM_NAMES[crm]} (handoff_sync, pool crm_api)")
+    print("=" * 78)
+    for r in runs.itertuples():
+        extra = f", {r.pending} waiting for their account" if r.pending else ""
+        print(
+            f"  {r.object:10s} {r.records:6,d} records: {r.created:,} created, {r.updated:,} "
+            f"updated, {r.unchanged:,} unchanged, {r.failed:,} failed{extra} "
+            f"({r.api_calls:,} API calls)"
+        )
+    if top.empty:
+        return
+    conn = connection_from_env(f"{crm}_default")
+    account = mapping.account
+    key = account.key(crm).name(crm)  # type: ignore[arg-type]
+    dest = (
+        hubspot_destination(conn, key) if crm == "hubspot" else salesforce_destination(conn, key)  # type: ignore[arg-type]
+    )
+    domain, episode = top.iat[0, 0], str(top.iat[0, 1])
+    names = {f.source: f.name(crm) for f in account.fields if f.name(crm)}  # type: ignore[arg-type]
+    shown = ["account_name", "pqa_score", "tier", "trigger_label", "sla_due_at", "owner_email"]
+    record = dest.read(account.object(crm), key, [domain], [names[s] for s in shown])  # type: ignore[arg-type]
+    print(
+        f"\nWhat the rep sees on {domain} ({account.object(crm)} record, read back from the CRM):"
+    )  # type: ignore[arg-type]
+    for source in shown:
+        print(f"  {names[source]:28s} {record.get(domain, {}).get(names[source])}")
+    task_key = getattr(mapping.task_key, crm)
+    if crm == "hubspot":
+        task = dest.read(
+            "tasks", task_key, [episode], ["hs_task_subject", "hs_timestamp", "hubspot_owner_id"]
+        )
+    else:
+        task = dest.read("Task", task_key, [episode], ["Subject", "ActivityDate", "OwnerId"])
+    for values in task.values():
+        print("  and a task on it: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+
+
+def summarize(warehouse: str, as_of: datetime) -> None:
     from handoff.config import load_model
     from handoff.pipeline import top_accounts
     from handoff.scoring import SCORE_HISTORY_TABLE
@@ -134,6 +239,9 @@ def summarize(warehouse: str, as_of: datetime, seconds: float) -> None:
         print("-" * 78)
         print(package.iat[0, 0])
         print("-" * 78)
+
+
+def where_next(warehouse: str, as_of: datetime, seconds: float, crm: str) -> None:
     print(f"\nDone in {seconds:.0f} s. Where to look next:")
     print(
         f"  warehouse      {warehouse}\n"
@@ -148,6 +256,20 @@ def summarize(warehouse: str, as_of: datetime, seconds: float) -> None:
     print("  triggers, SLA  include/config/triggers.yaml, calendar.yaml")
     print("  routing        include/config/routing.yaml, roster.yaml, talking_points.yaml")
     print("  enrichment     include/config/enrichment.yaml, icp.yaml")
+    print("  CRM mapping    include/config/crm_mapping.yaml (fields, names, types)")
+    print(
+        f"  the CRM        make sandbox  (serves .sandbox/state.json, the {CRM_NAMES[crm]} above, "
+        "at https://127.0.0.1:8443)"
+    )
+    conn = (
+        '{"conn_type": "http", "host": "https://127.0.0.1:8443", "password": "sandbox-token", '
+        '"extra": {"ca_bundle": ".sandbox/ca.pem"}}'
+        if crm == "hubspot"
+        else '{"conn_type": "salesforce", "password": "sandbox-token", "extra": '
+        '{"instance_url": "https://127.0.0.1:8443", "ca_bundle": ".sandbox/ca.pem"}}'
+    )
+    print(f"  sync by hand   export AIRFLOW_CONN_{crm.upper()}_DEFAULT='{conn}'")
+    print(f"                 .venv/bin/handoff sync --crm {crm} --dry-run")
     print("  Airflow UI     make ui  (http://localhost:8080, the same metadata DB as this demo)")
 
 

@@ -132,7 +132,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         disable=args.quiet or args.json,
     ) as bar:
-        task = bar.add_task(f"{'previewing' if args.dry_run else 'syncing'} {args.crm}", total=None)
+        task = bar.add_task(f"{'previewing' if args.dry_run else 'syncing'} {args.crm}", total=0)
         summary = sync_stage(
             args.warehouse,
             destination,

@@ -290,3 +290,33 @@ def test_connection_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) ->
         hubspot_destination(ConnectionFields("hubspot_default", host="x"), "handoff_account_key")
     secret = ConnectionFields("c", password="s3cret")
     assert "s3cret" not in repr(secret)
+
+
+@CRMS
+def test_cli_previews_then_syncs(
+    crm: str, scored: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    connection(sandbox, crm, monkeypatch)  # sets AIRFLOW_CONN_<CRM>_DEFAULT
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "handoff.cli", "sync", "--crm", crm]
+        return subprocess.run(
+            [*cmd, "--warehouse", scored, *args], capture_output=True, text=True, env=os.environ
+        )
+
+    preview = cli("--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "would change" in preview.stdout
+    assert MAPPING.account.fields[3].name(crm) in preview.stdout  # e.g. the PQA score
+    assert writes(sandbox) == []
+    done = cli()
+    assert done.returncode == 0, done.stderr
+    assert "created" in done.stdout
+    again = cli("--dry-run", "--json")
+    summary = json.loads(again.stdout)
+    assert summary["preview"] == []  # the CRM's values read back equal ours: no false diffs
+    assert summary["objects"]["account"]["unchanged"] == summary["objects"]["account"]["records"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -353,12 +354,31 @@ def _preview(destination: Destination, job: _Job) -> list[dict]:
 
 
 def _differs(old: object, new: object) -> bool:
+    """Whether the CRM's current value differs from ours. CRMs hand values back as strings:
+    numbers '12.5', booleans 'true', datetimes '...T00:00:00.000Z' / '...+0000'."""
     if old is None or new is None:
         return (old is None) != (new is None) and new not in ("", None)
-    try:
-        return float(old) != float(new)  # CRMs hand numbers back as strings
-    except (TypeError, ValueError):
-        return str(old) != str(new)
+    if isinstance(new, bool):
+        return str(old).strip().lower() != str(new).lower()
+    if isinstance(new, int | float):
+        try:
+            return float(old) != float(new)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return True
+    if isinstance(new, str) and isinstance(old, str) and _ISO.match(new) and _ISO.match(old):
+        try:
+            return _utc(old) != _utc(new)
+        except ValueError:
+            pass
+    return str(old) != str(new)
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _utc(text: str) -> pd.Timestamp:
+    ts = pd.Timestamp(text)
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
 
 
 def _record_runs(wh: Warehouse, summary: SyncSummary, started: datetime) -> None:
