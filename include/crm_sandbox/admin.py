@@ -191,6 +191,25 @@ def admin_router(sandbox: Sandbox) -> APIRouter:
         sandbox.ctx.mark_dirty()
         return summary
 
+    @router.post("/salesforce/merge")
+    async def salesforce_merge(request: Request) -> dict[str, Any]:
+        """Merge Salesforce records as a user would in the UI: {"object": "Account",
+        "master": id, "losers": [id, ...]} (at most two losers)."""
+        body = await _json(request)
+        api = sandbox.api_named("salesforce")
+        if api is None or not hasattr(api, "merge_records"):
+            raise HTTPException(404, "this sandbox does not emulate Salesforce")
+        losers = body.get("losers")
+        if not body.get("master") or not isinstance(losers, list):
+            raise HTTPException(400, "give object, master and losers (a list of ids)")
+        try:
+            master = api.merge_records(
+                str(body.get("object") or "Account"), str(body["master"]), [str(i) for i in losers]
+            )
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {"master": master, "merged": [str(i) for i in losers]}
+
     @router.get("/reps")
     def reps_state() -> dict[str, Any]:
         if sandbox.reps is None:

@@ -41,7 +41,17 @@ CONVERSION_BY_TOUCH = ((4.0, 0.38), (24.0, 0.28), (72.0, 0.19), (math.inf, 0.11)
 TOUCH_MEAN_HOURS = {"HIGH": 3.0, "MEDIUM": 14.0, "LOW": 40.0, "NONE": 30.0}
 SF_PRIORITY = {"High": "HIGH", "Normal": "MEDIUM", "Low": "LOW"}
 EXACT_EVENTS = 200
-REJECT_REASONS = ("not_a_fit", "no_budget", "bad_timing", "already_in_contact", "duplicate")
+# The reject-reason options Handoff provisions (include/config/crm_mapping.yaml): both CRMs
+# refuse values outside an enumeration / restricted picklist, so reps only pick from these.
+REJECT_REASONS = (
+    "bad_timing",
+    "no_budget",
+    "not_icp",
+    "existing_relationship",
+    "self_serve_preferred",
+    "duplicate",
+    "other",
+)
 DEFAULTS = {
     "reps_hubspot_disposition": "handoff_disposition",
     "reps_hubspot_reject_reason": "handoff_reject_reason",
@@ -427,4 +437,11 @@ class SalesforceReps:
             try:
                 self.api.update_record("Account", plan["company"], fields)
             except (KeyError, ValueError) as exc:
+                # e.g. a restricted picklist without this reason: keep the disposition alone
                 log.info("could not write the disposition on %s: %s", plan["company"], exc)
+                if reason in fields and len(fields) > 1:
+                    fields.pop(reason)
+                    try:
+                        self.api.update_record("Account", plan["company"], fields)
+                    except (KeyError, ValueError) as again:
+                        log.info("nor the disposition alone on %s: %s", plan["company"], again)

@@ -229,3 +229,18 @@ def test_conversion_table_and_propensity_file(tmp_path):
     path.write_text("domain,propensity\nacme.com,1.5\n")
     with pytest.raises(ValueError):
         load_propensities(str(path))
+
+
+def test_reject_reasons_are_the_options_handoff_provisions():
+    """Reps only write reasons the CRMs accept: the enumeration / restricted picklist
+    options of include/config/crm_mapping.yaml."""
+    from pathlib import Path
+
+    import yaml
+
+    from crm_sandbox.reps import REJECT_REASONS
+
+    path = Path(__file__).resolve().parents[2] / "include" / "config" / "crm_mapping.yaml"
+    fields = yaml.safe_load(path.read_text())["objects"]["account"]["fields"]
+    options = next(f["options"] for f in fields if f["source"] == "reject_reason")
+    assert list(REJECT_REASONS) == options

@@ -19,7 +19,7 @@ from crm_sandbox.hubspot.http import (
     read_json,
 )
 from crm_sandbox.hubspot.schema import SINGULAR
-from crm_sandbox.hubspot.store import WritePlan, object_type
+from crm_sandbox.hubspot.store import HISTORY_BATCH_LIMIT, WritePlan, object_type
 
 if TYPE_CHECKING:
     from crm_sandbox.hubspot.api import HubSpotApi
@@ -92,6 +92,22 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
         status = 207 if errors else ok_status
         return JSONResponse(batch_body(started, results, errors), status_code=status)
 
+    # --- merge ---------------------------------------------------------------------------
+    @router.post(base + "/merge")
+    @hubspot_errors
+    async def merge(request: Request, object_type: str) -> Response:
+        type_ = object_type_of(object_type)
+        body = await read_json(request)
+        if not isinstance(body, dict) or not body.get("primaryObjectId"):
+            raise validation_error("primaryObjectId and objectIdToMerge are required")
+        if not body.get("objectIdToMerge"):
+            raise validation_error("primaryObjectId and objectIdToMerge are required")
+        with ctx.lock:
+            record = store.merge(type_, str(body["primaryObjectId"]), str(body["objectIdToMerge"]))
+            result = store.render(type_, record)
+        ctx.note_records(request, 1)
+        return JSONResponse(result)
+
     # --- basic ---------------------------------------------------------------------------
     @router.get(base)
     @hubspot_errors
@@ -103,7 +119,11 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
         props = query_list(request, "properties")
         assoc = query_list(request, "associations")
         with ctx.lock:
-            records = [r for r in store.objects[type_].values() if r.archived == archived]
+            records = [
+                r
+                for r in store.objects[type_].values()
+                if r.archived == archived and r.mergedInto is None
+            ]
             records.sort(key=lambda r: int(r.id))
             page = records[after : after + limit]
             results = [store.render(type_, r, props, assoc) for r in page]
@@ -135,7 +155,7 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
         with ctx.lock:
             if archived:
                 record = store.objects[type_].get(object_id)
-                if record is None or not record.archived:
+                if record is None or not record.archived or record.mergedInto is not None:
                     raise HubSpotError(404, "OBJECT_NOT_FOUND", "resource not found")
             else:
                 record = store.get(type_, object_id, id_property)
@@ -144,6 +164,7 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
                 record,
                 query_list(request, "properties"),
                 query_list(request, "associations"),
+                query_list(request, "propertiesWithHistory"),
             )
         ctx.note_records(request, 1)
         return JSONResponse(body)
@@ -275,6 +296,13 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
         inputs = inputs_of(body, BATCH_LIMIT)
         id_property = body.get("idProperty")
         props = body.get("properties") or []
+        with_history = body.get("propertiesWithHistory") or []
+        if with_history and len(inputs) > HISTORY_BATCH_LIMIT:
+            raise validation_error(
+                "The maximum number of inputs supported in a batch request for property "
+                f"histories is {HISTORY_BATCH_LIMIT}. Please reduce the number of items and "
+                "try again"
+            )
         archived = query_bool(request, "archived")
         started = store.now()
         results, missing = [], []
@@ -284,7 +312,7 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
                 try:
                     if archived:
                         record = store.objects[type_].get(raw_id)
-                        if record is None or not record.archived:
+                        if record is None or not record.archived or record.mergedInto:
                             raise HubSpotError(404, "OBJECT_NOT_FOUND", "not found")
                     else:
                         record = store.get(type_, raw_id, id_property)
@@ -293,7 +321,7 @@ def register(router: APIRouter, api: HubSpotApi) -> None:
                         raise
                     missing.append(raw_id)
                     continue
-                results.append(store.render(type_, record, props))
+                results.append(store.render(type_, record, props, with_history=with_history))
         ctx.note_records(request, len(results))
         errors = []
         if missing:

@@ -196,6 +196,16 @@ def _common(group: str, *, created: str = "createdate", modified: str) -> list[P
         _p("hs_object_id", "number", "number", group, label="Record ID", readOnlyValue=True),
         _p(created, "datetime", "date", group, label="Create Date"),
         _p(modified, "datetime", "date", group, label="Last Modified Date", readOnlyValue=True),
+        # ids of the records merged into this one, semicolon-separated (HubSpot: "Merged
+        # <object> IDs"); set by merges only
+        _p(
+            "hs_merged_object_ids",
+            "string",
+            "text",
+            group,
+            label="Merged record IDs",
+            readOnlyValue=True,
+        ),
         _p(
             "hubspot_owner_id",
             "enumeration",

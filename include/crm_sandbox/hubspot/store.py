@@ -26,6 +26,10 @@ from crm_sandbox.hubspot.schema import (
 
 FIRST_ID = 10_000_001
 SYSTEM_PROPERTIES = {"hs_object_id"}
+MERGED_IDS = "hs_merged_object_ids"
+# properties whose changes are not kept in the property history (they change on every write)
+UNTRACKED = {"hs_object_id", *LAST_MODIFIED.values()}
+HISTORY_BATCH_LIMIT = 50  # batch reads with propertiesWithHistory take at most 50 inputs
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Record:
     updatedAt: str
     archived: bool = False
     archivedAt: str | None = None
+    mergedInto: str | None = None  # merged: the record that replaced this one
 
 
 @dataclass
@@ -55,6 +60,7 @@ class WritePlan:
     record_id: str | None = None
     trace_id: str | None = None
     associations: list[tuple[str, str, int]] = field(default_factory=list)
+    source: str = "API"  # the property history's sourceType (CRM_UI for simulated reps)
 
 
 def object_type(raw: str) -> str:
@@ -96,6 +102,10 @@ class HubSpotStore:
         # (type, id) -> {(to type, to id): {association type ids}}
         self.associations: dict[tuple[str, str], dict[tuple[str, str], set[int]]] = {}
         self.unique: dict[str, dict[str, dict[str, str]]] = {}
+        # type -> record id -> property -> [{value, timestamp, sourceType}], oldest first
+        self.history: dict[str, dict[str, dict[str, list[dict[str, str]]]]] = {
+            t: {} for t in SINGULAR
+        }
         self._rebuild_unique()
 
     def dump(self) -> dict[str, Any]:
@@ -113,6 +123,7 @@ class HubSpotStore:
                 for f, targets in self.associations.items()
                 for to, types in targets.items()
             ],
+            "history": self.history,
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -126,6 +137,8 @@ class HubSpotStore:
             self.groups[t] = {g["name"]: Group(**g) for g in groups}
         for from_type, from_id, to_type, to_id, types in data.get("associations", []):
             self.associations.setdefault((from_type, from_id), {})[(to_type, to_id)] = set(types)
+        for t, records in data.get("history", {}).items():
+            self.history[t] = records
         self._rebuild_unique()
 
     def _rebuild_unique(self) -> None:
@@ -154,6 +167,16 @@ class HubSpotStore:
         record = self.objects[type_].get(str(record_id))
         return record if record is not None and not record.archived else None
 
+    def resolve(self, type_: str, record_id: str) -> Record | None:
+        """The live record an id names, following merges (old ids point at the merged
+        record, as in HubSpot)."""
+        record = self.objects[type_].get(str(record_id))
+        for _ in range(100):
+            if record is None or record.mergedInto is None:
+                break
+            record = self.objects[type_].get(record.mergedInto)
+        return record if record is not None and not record.archived else None
+
     def get(self, type_: str, record_id: str, id_property: str | None = None) -> Record:
         if id_property and id_property != "hs_object_id":
             prop = self.prop(type_, id_property)
@@ -169,7 +192,7 @@ class HubSpotStore:
             )
             record = self.live(type_, found) if found else None
         else:
-            record = self.live(type_, record_id)
+            record = self.resolve(type_, record_id)
         if record is None:
             raise not_found(f"Object not found. objectId are usually numeric. id={record_id}")
         return record
@@ -370,6 +393,7 @@ class HubSpotStore:
             props["hs_object_id"] = record_id
             record = Record(record_id, props, createdAt=props[CREATED[type_][0]], updatedAt=now)
             self.objects[type_][record_id] = record
+            self._track(type_, record_id, props, now, plan.source)
             self._index(type_, record, {})
             for to_type, to_id, type_id in plan.associations:
                 self.associate(type_, record_id, to_type, to_id, type_id)
@@ -377,15 +401,16 @@ class HubSpotStore:
         assert plan.record_id is not None
         record = self.objects[type_][plan.record_id]
         before = dict(record.properties)
-        changed = False
+        changed: dict[str, str | None] = {}
         for name, value in plan.changes.items():
             if record.properties.get(name) != value:
-                changed = True
+                changed[name] = value
                 if value is None:
                     record.properties.pop(name, None)
                 else:
                     record.properties[name] = value
         if changed:
+            self._track(type_, record.id, changed, now, plan.source)
             record.updatedAt = now
             record.properties[LAST_MODIFIED[type_]] = now
             self._index(type_, record, before)
@@ -411,7 +436,80 @@ class HubSpotStore:
 
     def set_system(self, type_: str, record_id: str, changes: dict[str, str | None]) -> Record:
         """Write without API validation (simulated reps; still bumps last-modified)."""
-        return self.apply(type_, WritePlan("update", changes, record_id=record_id))[0]
+        plan = WritePlan("update", changes, record_id=record_id, source="CRM_UI")
+        return self.apply(type_, plan)[0]
+
+    # --- property history ----------------------------------------------------------------
+    def _track(
+        self, type_: str, record_id: str, changes: dict[str, str | None], now: str, source: str
+    ) -> None:
+        entries = self.history[type_].setdefault(record_id, {})
+        for name, value in changes.items():
+            if name in UNTRACKED:
+                continue
+            entries.setdefault(name, []).append(
+                {"value": "" if value is None else value, "timestamp": now, "sourceType": source}
+            )
+
+    def property_history(self, type_: str, record_id: str, names: list[str]) -> dict[str, list]:
+        """HubSpot's propertiesWithHistory: per property, its values newest first."""
+        entries = self.history[type_].get(record_id, {})
+        return {name: [dict(e) for e in reversed(entries.get(name, []))] for name in names}
+
+    # --- merges --------------------------------------------------------------------------
+    def merge(self, type_: str, primary_id: str, merged_id: str) -> Record:
+        """Merge two records the way HubSpot does since 2024: a new record (new id) holds the
+        primary's values, with the other record's values where the primary has none; both
+        old ids point at it (reads by them return it), `hs_merged_object_ids` lists them,
+        associations of both move to it and both property histories are kept."""
+        primary = self.resolve(type_, primary_id)
+        other = self.resolve(type_, merged_id)
+        if primary is None or other is None:
+            missing = primary_id if primary is None else merged_id
+            raise not_found(f"Object not found. objectId are usually numeric. id={missing}")
+        if primary.id == other.id:
+            raise validation_error("Cannot merge an object with itself")
+        now = self.now()
+        props = {k: v for k, v in other.properties.items() if v is not None}
+        props.update({k: v for k, v in primary.properties.items() if v is not None})
+        merged_ids: list[str] = []
+        for record in (primary, other):
+            merged_ids += [i for i in (record.properties.get(MERGED_IDS) or "").split(";") if i]
+            merged_ids.append(record.id)
+        for record in (primary, other):  # the old records leave the unique indexes
+            before = dict(record.properties)
+            record.archived = True
+            record.archivedAt = now
+            self._index(type_, record, before)
+        record_id = str(self.next_id)
+        self.next_id += 1
+        props.update(
+            {
+                MERGED_IDS: ";".join(dict.fromkeys(merged_ids)),
+                LAST_MODIFIED[type_]: now,
+                "hs_object_id": record_id,
+            }
+        )
+        record = Record(record_id, props, createdAt=primary.createdAt, updatedAt=now)
+        self.objects[type_][record_id] = record
+        history: dict[str, list[dict[str, str]]] = {}
+        for old in (other, primary):
+            for name, entries in self.history[type_].get(old.id, {}).items():
+                history.setdefault(name, []).extend(dict(e) for e in entries)
+        for entries in history.values():
+            entries.sort(key=lambda e: e["timestamp"])
+        self.history[type_][record_id] = history
+        self._track(type_, record_id, {MERGED_IDS: props[MERGED_IDS]}, now, "MERGE")
+        self._index(type_, record, {})
+        for old in (primary, other):
+            old.mergedInto = record_id
+            for (to_type, to_id), types in list(self.associations.get((type_, old.id), {}).items()):
+                if (to_type, to_id) in ((type_, primary.id), (type_, other.id)):
+                    continue
+                for type_id in types:
+                    self.associate(type_, record_id, to_type, to_id, type_id)
+                self.dissociate(type_, old.id, to_type, to_id)
+        return record
 
     # --- associations --------------------------------------------------------------------
     def associate(
@@ -445,6 +543,7 @@ class HubSpotStore:
         record: Record,
         properties: list[str] | None = None,
         associations: list[str] | None = None,
+        with_history: list[str] | None = None,
     ) -> dict[str, Any]:
         names = properties if properties else list(DEFAULT_RETURNED[type_])
         body: dict[str, Any] = {
@@ -456,6 +555,8 @@ class HubSpotStore:
         }
         if record.archivedAt:
             body["archivedAt"] = record.archivedAt
+        if with_history:
+            body["propertiesWithHistory"] = self.property_history(type_, record.id, with_history)
         if associations:
             assoc: dict[str, Any] = {}
             for raw in associations:

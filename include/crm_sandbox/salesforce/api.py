@@ -245,6 +245,17 @@ class SalesforceApi:
                 raise ValueError(_describe_error(exc)) from exc
         self.ctx.mark_dirty()
 
+    def merge_records(self, sobject: str, master_id: str, loser_ids: list[str]) -> str:
+        """A merge as a user does it in the UI (Salesforce offers merge over SOAP and Apex,
+        not REST): see Store.merge."""
+        with self.ctx.lock:
+            try:
+                master = self.store.merge(sobject, master_id, loser_ids)
+            except (RecordError, SfError) as exc:
+                raise ValueError(_describe_error(exc)) from exc
+        self.ctx.mark_dirty()
+        return master
+
     def has_field(self, sobject: str, field: str) -> bool:
         with self.ctx.lock:
             obj = self.store.find_object(sobject)

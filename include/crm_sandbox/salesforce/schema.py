@@ -282,6 +282,19 @@ def _head() -> list[FieldDef]:
     ]
 
 
+def _master(obj: str) -> FieldDef:
+    """MasterRecordId: on a record deleted by a merge, the record that was kept."""
+    return _readonly(
+        _f(
+            "MasterRecordId",
+            "Master Record ID",
+            "reference",
+            reference_to=[obj],
+            relationship_name="MasterRecord",
+        )
+    )
+
+
 def _owner() -> FieldDef:
     return _f(
         "OwnerId",
@@ -391,6 +404,7 @@ def standard_objects() -> dict[str, ObjectDef]:
         "Accounts",
         [
             *_head(),
+            _master("Account"),
             _f("Name", "Account Name", "string", nillable=False, required=True, name_field=True),
             _f(
                 "Type",
@@ -432,6 +446,7 @@ def standard_objects() -> dict[str, ObjectDef]:
         "Contacts",
         [
             *_head(),
+            _master("Contact"),
             _f(
                 "AccountId",
                 "Account ID",
@@ -454,6 +469,7 @@ def standard_objects() -> dict[str, ObjectDef]:
         "Leads",
         [
             *_head(),
+            _master("Lead"),
             *_person_name(True),
             _f("Company", "Company", "string", nillable=False, required=True),
             _f("Email", "Email", "email", length=80),

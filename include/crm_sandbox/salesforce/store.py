@@ -338,6 +338,36 @@ class Store:
             undo.append(("delete", obj.name, rid, old))
         return rid
 
+    def merge(
+        self, sobject: str, master_id: str, loser_ids: list[str], *, actor: str | None = None
+    ) -> str:
+        """Merge up to two records into `master_id`, as Salesforce's merge() does: records
+        related to the losers move to the master, the losers are deleted with
+        MasterRecordId = the master's Id, and the master keeps its Id and values."""
+        obj = self.object(sobject)
+        if obj.name not in ("Account", "Contact", "Lead"):
+            raise RecordError("INVALID_TYPE", f"merge is not supported for {obj.name}")
+        master = self._existing_id(obj, master_id)
+        losers = [self._existing_id(obj, rid) for rid in loser_ids]
+        if not losers or len(losers) > 2 or master in losers or len(set(losers)) != len(losers):
+            raise RecordError(
+                "INVALID_OPERATION", "merge takes a master and one or two other records"
+            )
+        related = {"Account": [("Contact", "AccountId"), ("Opportunity", "AccountId")]}
+        children = [*related.get(obj.name, []), ("Task", "WhatId"), ("Task", "WhoId")]
+        for loser in losers:
+            for child, field in children:
+                if obj.name not in self.objects[child].fields[field].reference_to:
+                    continue
+                for rid, rec in list(self.records[child].items()):
+                    if rec.get(field) == loser:
+                        self.update(child, rid, {field: master}, actor=actor)
+        self.update(obj.name, master, {}, actor=actor)
+        for loser in losers:
+            self.delete(obj.name, loser)
+            self.deleted[obj.name][loser]["MasterRecordId"] = master
+        return master
+
     def rollback(self, undo: UndoLog) -> None:
         for op, sobject, rid, old in reversed(undo):
             obj = self.objects[sobject]

@@ -892,3 +892,120 @@ class HubSpotDestination:
                         retryable=True,
                     )
         return [replace(by_key[t.key], key=t.key) for t in tasks]
+
+    # --- outcomes: reads for incremental pulls (handoff.outcomes) -------------------------
+    HISTORY_BATCH = 50  # HubSpot: batch reads with propertiesWithHistory take at most 50
+    SEARCH_PER_SECOND = 4  # under search's own limit of about 5 requests per second
+
+    def _reader(self, name: str) -> Any:
+        """A generated API client for the pull's reads, built once through the factory (so
+        its requests are paced, counted and retried like every other)."""
+        readers: dict[str, Any] = self.__dict__.setdefault("_readers", {})
+        if name not in readers:
+            crm = self.client.crm
+            readers[name] = {
+                "search": lambda: crm.objects.search_api,
+                "basic": lambda: crm.objects.basic_api,
+                "pipelines": lambda: crm.pipelines.pipelines_api,
+            }[name]()
+        return readers[name]
+
+    def search_page(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One CRM search request (`filterGroups`, `sorts`, `properties`, `limit`, `after`):
+        HubSpot's answer as a dict (`total`, `results`, `paging`)."""
+        _check_object(obj)
+        what = f"search {obj}"
+        window: _Window = self.__dict__.setdefault(
+            "_search_window", _Window(self.SEARCH_PER_SECOND, 1.0)
+        )
+
+        def paced(*args: Any, **kwargs: Any) -> Any:
+            # search has its own, lower limit (about 5 requests/s) that the headers do not show
+            while (delay := window.wait(time.monotonic())) > 0:
+                time.sleep(delay)
+            try:
+                return self._reader("search").do_search(*args, **kwargs)
+            finally:
+                window.stamps.append(time.monotonic())
+
+        answer = self._call(what, paced, obj, body)
+        return self._expect(what, answer, 200) or {}
+
+    def archived_page(
+        self, obj: str, properties: list[str], after: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """One page of archived (deleted) records of `obj` (`results`, `paging`). Search
+        never returns archived records; HubSpot keeps them listable for 90 days."""
+        _check_object(obj)
+        kwargs: dict[str, Any] = {"limit": limit, "archived": True, "properties": properties}
+        if after:
+            kwargs["after"] = after
+        what = f"list archived {obj}"
+        answer = self._call(what, self._reader("basic").get_page, obj, **kwargs)
+        return self._expect(what, answer, 200) or {}
+
+    def read_by_ids(
+        self,
+        obj: str,
+        ids: Sequence[str],
+        properties: list[str],
+        with_history: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Batch read by record id (100 a call, 50 with `propertiesWithHistory`); ids HubSpot
+        does not know are left out. A merged-away id answers with the merged record."""
+        _check_object(obj)
+        size = self.HISTORY_BATCH if with_history else BATCH_SIZE
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(list(dict.fromkeys(ids)), size):
+            what = f"read {len(chunk)} {obj} by id"
+            body = {
+                "inputs": [{"id": i} for i in chunk],
+                "properties": properties,
+                "propertiesWithHistory": list(with_history),
+            }
+            answer = self._call(what, self._objects.read, obj, body, archived=False)
+            data = self._expect(what, answer, 200, 207) or {}
+            out += [r for r in data.get("results") or [] if isinstance(r, dict)]
+        return out
+
+    def associated_ids(
+        self, from_obj: str, to_obj: str, ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """Associations v4 batch read: record id -> ids of its associated `to_obj` records
+        (100 ids a call; every page of a record's associations is followed)."""
+        _check_object(from_obj)
+        _check_object(to_obj)
+        out: dict[str, list[str]] = {}
+        pending = [{"id": str(i)} for i in dict.fromkeys(ids)]
+        while pending:
+            chunk, pending = pending[:BATCH_SIZE], pending[BATCH_SIZE:]
+            what = f"read {to_obj} associations of {len(chunk)} {from_obj}"
+            answer = self._call(
+                what, self._associations.get_page, from_obj, to_obj, {"inputs": chunk}
+            )
+            data = self._expect(what, answer, 200, 207) or {}
+            for item in data.get("results") or []:
+                source = str((item.get("from") or {}).get("id"))
+                targets = out.setdefault(source, [])
+                targets += [str(t.get("toObjectId")) for t in item.get("to") or []]
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": source, "after": after})
+        return out
+
+    def deal_stages(self) -> dict[str, tuple[bool, bool]]:
+        """Deal stage id -> (closed, won), from each stage's `metadata.isClosed` and
+        `probability` (1.0 won), as HubSpot advises; stage ids are portal-specific."""
+        what = "list deal pipelines"
+        answer = self._call(what, self._reader("pipelines").get_all, "deals")
+        out: dict[str, tuple[bool, bool]] = {}
+        for pipeline in (self._expect(what, answer, 200) or {}).get("results") or []:
+            for stage in pipeline.get("stages") or []:
+                meta = stage.get("metadata") or {}
+                closed = str(meta.get("isClosed", "")).lower() == "true"
+                try:
+                    won = closed and float(meta.get("probability", 0)) >= 1.0
+                except (TypeError, ValueError):
+                    won = False
+                out[str(stage.get("id"))] = (closed, won)
+        return out

@@ -738,3 +738,44 @@ class SalesforceDestination:
         for task in tasks:
             out.append(replace(by_key[task.key.lower()], key=task.key))
         return out
+
+    # --- outcomes: reads for incremental pulls (handoff.outcomes) -------------------------
+
+    def field_names(self, obj: str) -> set[str]:
+        """The API names of `obj`'s fields (one describe call)."""
+        _check_name(obj, "object")
+        answer = self._call(
+            f"describe {obj}", self.sf.restful, f"sobjects/{obj}/describe", timeout=self.timeout
+        )
+        return {str(f.get("name")) for f in (answer or {}).get("fields") or []}
+
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
+        """A SOQL query page by page (query / queryAll, then nextRecordsUrl until done); each
+        page is retried on its own. `include_deleted` runs queryAll, which also returns
+        deleted records (IsDeleted = TRUE, MasterRecordId set on merge losers)."""
+        what = "queryAll" if include_deleted else "query"
+        answer = self._call(
+            f"{what} {soql[:80]}",
+            self.sf.query,
+            soql,
+            include_deleted=include_deleted,
+            timeout=self.timeout,
+        )
+        while True:
+            rows = answer.get("records", []) if isinstance(answer, dict) else []
+            for row in rows:
+                row.pop("attributes", None)
+            yield rows
+            next_url = answer.get("nextRecordsUrl") if isinstance(answer, dict) else None
+            if answer.get("done", True) or not next_url:
+                return
+            answer = self._call(
+                f"{what} more {next_url}",
+                self.sf.query_more,
+                next_url,
+                identifier_is_url=True,
+                include_deleted=include_deleted,
+                timeout=self.timeout,
+            )
