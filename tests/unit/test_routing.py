@@ -377,7 +377,7 @@ def test_holdout_is_stable_across_runs_and_model_versions() -> None:
     assert 20 <= len(held) <= 60
     assert (
         one.loc[list(held), "reason"]
-        == "holdout arm (20% control): scored and recorded, not routed"
+        == "holdout arm (20% control): would be routed now; scored and recorded, not routed"
     ).all()
     # another day, other scores and tiers (another model version): the same arm
     rescored = acc.assign(score=lambda d: d["score"] * 3, tier="tier_1")
@@ -388,6 +388,23 @@ def test_holdout_is_stable_across_runs_and_model_versions() -> None:
     # the holdout applies only to otherwise-routable accounts
     t4 = run(acc.assign(tier="tier_4"), config=config, reps=big)
     assert (t4["decision"] == "no_touch").all()
+
+
+def test_holdout_is_drawn_from_the_accounts_reps_would_take() -> None:
+    """With little capacity, the control arm comes from the same top of the priority order
+    as the routed accounts (not from the whole queue), and takes no capacity."""
+    acc = accounts(*[{"account_domain": f"h{i}.io", "score": 1000 - i} for i in range(200)])
+    config = cfg(holdout={"share": 0.2, "salt": "exp-1"})
+    small = roster({"name": "Ann", "email": "ann@x.io", "role": "SDR", "weekly_capacity": 10})
+    out = run(acc, config=config, reps=small)
+    order = out.assign(rank=out["score"].rank(ascending=False))
+    routed = order[order["decision"] == "routed"]
+    held = order[order["decision"] == "holdout"]
+    assert len(routed) == 10 and 1 <= len(held) <= 8
+    assert held["rank"].max() < routed["rank"].max()  # above the capacity cut-off
+    assert (order.loc[order["rank"] > routed["rank"].max(), "decision"] == "queued").all()
+    queued_held = order[order["reason"] == "queued: in the holdout arm once a rep has room"]
+    assert len(queued_held) > 0
 
 
 # -- configuration ----------------------------------------------------------------------------

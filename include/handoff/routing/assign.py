@@ -73,6 +73,10 @@ class Assigner:
             f"all {len(pool)} {role}(s) covering {region}/{segment} are at weekly capacity",
         )
 
+    def has_room(self, role: str, region: str, segment: str) -> bool:
+        """Whether `assign` would find a rep now (nothing is taken)."""
+        return any(self._has_room(r) for r in self.pool(role, region, segment))
+
     def _has_room(self, rep: Rep) -> bool:
         return self.load.get(rep.email.lower(), 0) < rep.weekly_capacity
 

@@ -4,7 +4,9 @@
 the same decisions. One row per account, decision one of:
 - no_touch: below the bar (tier not routable, an exclusion, no open trigger episode,
   a self-serve segment, digital-CS customer, or too small for an AE); the reason says which.
-- holdout: otherwise routable, but in the control arm (salted hash of the domain).
+- holdout: otherwise routable and a rep has room for it now (in the same priority order as
+  routed accounts, so the arms are comparable), but in the control arm (salted hash of the
+  domain); it takes no capacity.
 - routed: assigned to a named rep with room in the capacity window.
 - queued: routable but no rep of the right role/region/segment has room; retried later.
 """
@@ -109,16 +111,12 @@ def route(
     )
     bucket = df["account_domain"].map(lambda d: holdout_bucket(d, config.holdout.salt))
     held = decision.isna() & (bucket < config.holdout.share)
-    decision[held] = "holdout"
-    reason[held] = (
-        f"holdout arm ({config.holdout.share:.0%} control): scored and recorded, not routed"
-    )
 
     df["owner_name"] = None
     df["owner_email"] = None
     df["new_assignment"] = False
     df["assign_order"] = pd.array([pd.NA] * len(df), dtype="Int64")
-    _assign(df, decision, reason, history, as_of_ts, config, roster)
+    _assign(df, decision, reason, held, history, as_of_ts, config, roster)
     df["decision"] = decision
     df["reason"] = reason
     df["as_of"] = as_of_ts
@@ -292,6 +290,7 @@ def _assign(
     df: pd.DataFrame,
     decision: pd.Series,
     reason: pd.Series,
+    held: pd.Series,
     history: pd.DataFrame,
     as_of: pd.Timestamp,
     config: RoutingConfig,
@@ -326,6 +325,19 @@ def _assign(
                 f"episode {row['episode_id']} already routed to {prev['owner_name']} on "
                 f"{pd.Timestamp(prev['as_of']).date()}"
             )
+            continue
+        if held[i]:
+            # the control arm is drawn where a rep would take the account now, in priority
+            # order, so it is comparable with the routed accounts; it takes no capacity
+            if assigner.has_room(row["owner_role"], row["region"], row["segment"]):
+                decision[i] = "holdout"
+                reason[i] = (
+                    f"holdout arm ({config.holdout.share:.0%} control): would be routed now; "
+                    "scored and recorded, not routed"
+                )
+            else:
+                decision[i] = "queued"
+                reason[i] = "queued: in the holdout arm once a rep has room"
             continue
         got = assigner.assign(
             row["owner_role"], row["region"], row["segment"], last_owner.get(row["account_domain"])
