@@ -160,9 +160,9 @@ def test_dry_run_writes_nothing_and_previews_changes(scored: str) -> None:
             f"AND as_of = TIMESTAMP '{SAMPLE_END}' AND entity_id = 'atlasbit.io'"
         )
     preview = sync(scored, dest, dry_run=True)
-    assert [(p["field"], p["new"]) for p in preview.preview] == [("handoff_pqa_score", 1234.5)]
+    assert [(p["field"], p["new"]) for p in preview.preview] == [("handoff_pqa_score", 1234)]
     assert preview.objects["tasks"].unchanged == len(dest.tasks)
-    assert preview.preview[0]["old"] != 1234.5
+    assert preview.preview[0]["old"] != 1234
 
 
 def test_backfilled_snapshot_never_reaches_the_crm(scored: str) -> None:
@@ -208,3 +208,23 @@ def test_a_task_waits_for_its_account(scored: str) -> None:
     second = sync(scored, dest)
     assert second.objects["tasks"].created == 1 and second.objects["tasks"].pending == 0
     assert any(t.account_key == domain for t in dest.tasks.values())
+
+
+def test_the_scoring_time_alone_sends_nothing_and_rounding_hides_noise(scored: str) -> None:
+    dest = RecordingDestination()
+    where = f"entity_type = 'account' AND as_of = TIMESTAMP '{SAMPLE_END}'"
+    with Warehouse(scored) as wh:
+        wh.execute(f"UPDATE score_history SET score = floor(score) + 0.1 WHERE {where}")
+    sync(scored, dest)
+    with Warehouse(scored) as wh:
+        # a decaying signal moves scores by fractions of a point every day
+        wh.execute(f"UPDATE score_history SET score = score + 0.2 WHERE {where}")
+    again = sync(scored, dest)
+    assert acc(again).sent == 0  # PQA scores are written rounded to whole points
+    with Warehouse(scored) as wh:
+        wh.execute(
+            f"UPDATE score_history SET score = score + 3 WHERE {where} AND entity_id = 'atlasbit.io'"
+        )
+    changed = sync(scored, dest)
+    assert acc(changed).sent == 1
+    assert dest.records["atlasbit.io"]["handoff_scored_at"] is not None  # sent along with it

@@ -3,7 +3,9 @@
 Two synced objects: `account` (HubSpot companies / Salesforce Account) and `user` (HubSpot
 contacts / Salesforce Lead), each with its fields, plus the task key field that makes one
 rep task per trigger episode. A field is provisioned unless it is one of the CRM's own
-(`standard`), and written unless `write: false` (rep-facing fields Handoff only reads).
+(`standard`), and written unless `write: false` (rep-facing fields Handoff only reads). A
+field with `diff: false` (e.g. the scoring time) is written whenever its record is sent but
+does not by itself make the record change; `round` keeps a number's noise out of the CRM.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class MappedField(Strict):
     options: list[str] = []
     unique: bool = False
     write: bool = True
+    diff: bool = True  # false: written with other changes, but a change in it alone sends nothing
+    round: int | None = Field(default=None, ge=0, le=6)  # number fields: decimals kept
     length: int | None = Field(default=None, ge=1, le=131072)
 
     def name(self, crm: Crm) -> str | None:
@@ -105,6 +109,8 @@ class CrmMapping(Strict):
             for i, f in enumerate(om.fields):
                 if f.type == "enumeration" and not f.options:
                     problems.append(f"{where}[{i}].options: an enumeration needs options")
+                if f.round is not None and f.type != "number":
+                    problems.append(f"{where}[{i}].round: only number fields can be rounded")
                 if not f.hubspot and not f.salesforce:
                     problems.append(f"{where}[{i}]: name the field in hubspot, salesforce or both")
                 sf = f.salesforce

@@ -23,7 +23,7 @@ import pandas as pd
 from handoff.config.model import ScoringModel
 from handoff.config.source import SourceConfig, load_source
 from handoff.crm.base import CrmError, Destination, RecordResult, UpsertRecord
-from handoff.sync.mapping import Crm, CrmMapping, ObjectMapping
+from handoff.sync.mapping import Crm, CrmMapping, MappedField, ObjectMapping
 from handoff.sync.snapshot import build_snapshot, build_user_snapshot, latest_as_of
 from handoff.sync.state import (
     RUNS_TABLE,
@@ -85,18 +85,27 @@ class _Job:
     summary: ObjectSummary
 
 
+def _value(raw: object, f: MappedField) -> object:
+    value = canonical(raw)
+    if f.round is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        value = round(float(value), f.round) if f.round else round(float(value))
+    return value
+
+
 def mapped_records(frame: pd.DataFrame, om: ObjectMapping, crm: Crm) -> pd.DataFrame:
-    """record_key, values (CRM field -> canonical value), fields_hash: one row per record."""
+    """record_key, values (CRM field -> canonical value), fields_hash (over the fields that
+    count as a change): one row per record."""
     written = om.written(crm)
     values = [
-        {f.name(crm): canonical(row[f.source]) for f in written} for row in frame.to_dict("records")
+        {f.name(crm): _value(row[f.source], f) for f in written} for row in frame.to_dict("records")
     ]
+    hashed = [f.name(crm) for f in written if f.diff]
     key_col = om.key(crm).source
     return pd.DataFrame(
         {
             "record_key": frame[key_col].astype(str).to_numpy(),
             "values": values,
-            "fields_hash": [fields_hash(v) for v in values],
+            "fields_hash": [fields_hash({k: v[k] for k in hashed}) for v in values],
         }
     )
 
