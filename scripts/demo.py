@@ -15,8 +15,11 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,12 +28,18 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--weeks", type=int, default=6, help="weekly snapshots to replay")
+    ap.add_argument("--target", default="opportunity", help="calibration target")
+    ap.add_argument("--horizon", type=int, default=14, help="calibration horizon in days")
     ap.add_argument(
         "--crm",
         default=os.environ.get("HANDOFF_CRM", "hubspot"),
         choices=["hubspot", "salesforce"],
     )
+    ap.add_argument("--verbose", action="store_true", help="show every task's log")
     args = ap.parse_args()
+    if not args.verbose:  # before airflow is imported: its config is read once
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     home = Path(os.environ.get("HANDOFF_HOME", ROOT / "data"))
     home.mkdir(parents=True, exist_ok=True)
@@ -47,53 +56,98 @@ def main() -> int:
     }
     t0 = time.monotonic()
 
-    step("1/4", f"sample product warehouse ({args.size}) at {warehouse}")
+    step("1/6", f"sample product warehouse ({args.size}) at {warehouse}")
     if not warehouse.exists() or not marker.exists() or json.loads(marker.read_text()) != wanted:
         run([sys.executable, "-m", "handoff.cli", "generate", "--size", args.size,
              "--seed", str(args.seed), "--end", end.date().isoformat(), "--out", str(warehouse)])  # fmt: skip
         marker.write_text(json.dumps(wanted))
     else:
         print("  up to date (delete it, or change SIZE, to regenerate)")
+    reset_handoff_tables(str(warehouse))
 
-    step("2/4", "Airflow metadata DB (SQLite) at " + os.environ.get("AIRFLOW_HOME", "?"))
+    step("2/6", "Airflow metadata DB (SQLite) at " + os.environ.get("AIRFLOW_HOME", "?"))
     run(["airflow", "db", "migrate"], quiet=True)
-
-    step("3/4", "DAG handoff_score via dag.test()")
+    run(["airflow", "pools", "set", "crm_api", "1", "Handoff CRM API calls"], quiet=True)
     os.environ["AIRFLOW_CONN_HANDOFF_WAREHOUSE"] = json.dumps(
         {"conn_type": "duckdb", "host": str(warehouse)}
     )
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils.state import DagRunState
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
         return 1
-    dag = bag.dags["handoff_score"]
-    # the daily run whose data interval ends at the end of the sample history
-    dag_run = dag.test(logical_date=end.replace(tzinfo=UTC))
-    if dag_run.state != DagRunState.SUCCESS:
-        print(f"\nhandoff_score ended {dag_run.state}: see the task logs above", file=sys.stderr)
-        return 1
-    as_of = dag_run.data_interval_end.astimezone(UTC).replace(tzinfo=None)
-    summarize(str(warehouse), as_of)
 
-    step("4/4", f"CRM sandbox ({args.crm}) and DAG handoff_sync via dag.test()")
-    if not sync_to_sandbox(bag, str(warehouse), args.crm, args.seed):
-        return 1
+    weeks = [end - timedelta(weeks=k) for k in range(args.weeks - 1, -1, -1)]
+    step(
+        "3/6",
+        f"{len(weeks)} weekly snapshots ({weeks[0]:%Y-%m-%d} .. {weeks[-1]:%Y-%m-%d}): "
+        f"handoff_score -> handoff_sync to the sandbox's {CRM_NAMES[args.crm]} -> a week of "
+        "simulated reps",
+    )
+    with sandbox_crm(str(warehouse), args.crm, args.seed) as sb:
+        for i, week in enumerate(weeks):
+            as_of = run_dag(bag, "handoff_score", logical_date=week.replace(tzinfo=UTC))
+            if as_of is None:
+                return 1
+            sb.admin("POST", "clock/set", {"now": as_of.replace(tzinfo=UTC).isoformat()})
+            if run_dag(bag, "handoff_sync", run_conf={"crm": args.crm, "dry_run": False}) is None:
+                return 1
+            reps = {}
+            if i < len(weeks) - 1:
+                reps = sb.admin("POST", "reps/run", {"days": 7, "step_hours": 1})
+            print("  " + week_line(str(warehouse), as_of, reps))
+
+        step("4/6", "DAG handoff_outcomes: pull dispositions, touches and deals back")
+        if run_dag(bag, "handoff_outcomes", run_conf={"crm": args.crm, "conn_id": ""}) is None:
+            return 1
+        step("5/6", "DAG handoff_calibrate: funnel, lift over holdout, calibration, report")
+        conf = {"model": "pql_default", "target": args.target, "horizon_days": args.horizon}
+        if run_dag(bag, "handoff_calibrate", run_conf=conf) is None:
+            return 1
+
+        step("6/6", "summary")
+        summarize(str(warehouse), as_of)
+        show_sync(str(warehouse), args.crm)
+    show_loop(str(warehouse), home, args.target, args.horizon)
     where_next(str(warehouse), as_of, time.monotonic() - t0, args.crm)
     return 0
 
 
-SYNC_TABLES = ("sync_state", "dead_letter", "sync_runs")
-CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+HANDOFF_TABLES = (
+    "domain_map", "user_features", "account_features", "score_history",
+    "trigger_evaluations", "trigger_events", "routing_decisions", "context_packages",
+    "sync_state", "dead_letter", "sync_runs", "pull_watermarks", "crm_accounts",
+    "crm_tasks", "crm_deals", "handoff_outcomes",
+)  # fmt: skip
 
 
-def sync_to_sandbox(bag: object, warehouse: str, crm: str, seed: int) -> bool:
-    """Start a fresh sandbox CRM with the roster's reps as users, point the CRM connection
-    at it, run handoff_sync, and show what landed there as a rep would see it."""
+def reset_handoff_tables(warehouse: str) -> None:
+    """Every demo replays the same weeks into a fresh sandbox CRM, so the warehouse forgets
+    what Handoff wrote before (the sample and the firmographics cache stay)."""
+    from handoff.warehouse import Warehouse
+
+    with Warehouse(warehouse) as wh:
+        for table in HANDOFF_TABLES:
+            wh.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def run_dag(bag: Any, dag_id: str, **kwargs: Any) -> datetime | None:
+    """dag.test() one DAG; the end of its data interval (as_of), or None when it failed."""
     from airflow.utils.state import DagRunState
 
+    dag_run = bag.dags[dag_id].test(**kwargs)
+    if dag_run.state != DagRunState.SUCCESS:
+        print(f"\n{dag_id} ended {dag_run.state}: see the task logs above", file=sys.stderr)
+        return None
+    end = dag_run.data_interval_end or dag_run.run_after
+    return end.astimezone(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def sandbox_crm(warehouse: str, crm: str, seed: int) -> Iterator[Any]:
+    """A fresh sandbox CRM whose users are the roster's reps and whose simulated reps win
+    deals with the sample's hidden propensity; the CRM connection points at it."""
     from crm_sandbox.seeding import people_settings
     from crm_sandbox.server import running_sandbox
     from handoff.routing.config import load_roster
@@ -101,13 +155,15 @@ def sync_to_sandbox(bag: object, warehouse: str, crm: str, seed: int) -> bool:
 
     state = ROOT / ".sandbox" / "state.json"
     state.parent.mkdir(exist_ok=True)
-    state.unlink(missing_ok=True)  # a fresh CRM each demo, so the warehouse forgets it too
+    state.unlink(missing_ok=True)
+    propensity = state.parent / "propensity.csv"
     with Warehouse(warehouse) as wh:
-        for table in SYNC_TABLES:
-            wh.execute(f"DROP TABLE IF EXISTS {table}")
+        wh.query("SELECT entity AS domain, propensity FROM hidden_propensity").to_csv(
+            propensity, index=False
+        )
     people = [(r.name, r.email) for r in load_roster().reps]
-    run(["airflow", "pools", "set", "crm_api", "1", "Handoff CRM API calls"], quiet=True)
-    with running_sandbox(port=0, seed=seed, state_file=state, **people_settings(people)) as sb:
+    settings = people_settings(people) | {"propensity_file": str(propensity)}
+    with running_sandbox(port=0, seed=seed, state_file=state, **settings) as sb:
         extra = {"ca_bundle": sb.ca_bundle}
         if crm == "hubspot":
             conn = {"conn_type": "http", "host": sb.base_url, "password": sb.token}
@@ -115,12 +171,58 @@ def sync_to_sandbox(bag: object, warehouse: str, crm: str, seed: int) -> bool:
             conn = {"conn_type": "salesforce", "password": sb.token}
             extra["instance_url"] = sb.base_url
         os.environ[f"AIRFLOW_CONN_{crm.upper()}_DEFAULT"] = json.dumps(conn | {"extra": extra})
-        dag_run = bag.dags["handoff_sync"].test(run_conf={"crm": crm})  # type: ignore[attr-defined]
-        if dag_run.state != DagRunState.SUCCESS:
-            print(f"\nhandoff_sync ended {dag_run.state}: see the task logs above", file=sys.stderr)
-            return False
-        show_sync(warehouse, crm)
-    return True
+        yield sb
+
+
+def week_line(warehouse: str, as_of: datetime, reps: dict) -> str:
+    from handoff.warehouse import Warehouse, literal
+
+    with Warehouse(warehouse) as wh:
+        routed = wh.query(
+            "SELECT decision, count(*) AS n FROM routing_decisions "
+            f"WHERE as_of = {literal(as_of)} AND new_assignment GROUP BY 1"
+        ).set_index("decision")["n"]
+        runs = wh.query(
+            "SELECT object, sent, failed FROM sync_runs WHERE NOT dry_run AND run_id = "
+            "(SELECT run_id FROM sync_runs ORDER BY started_at DESC LIMIT 1)"
+        ).set_index("object")
+    handed = ", ".join(f"{routed.get(d, 0)} {d}" for d in ("routed", "holdout"))
+    sent = ", ".join(f"{r.sent:,} {obj}" for obj, r in runs.iterrows())
+    line = f"{as_of:%Y-%m-%d}: new handoffs {handed}; synced {sent}"
+    if reps:
+        counts = {k: v for k, v in reps.items() if isinstance(v, int | float) and v}
+        line += "; reps: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
+    return line
+
+
+CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+
+
+def show_loop(warehouse: str, home: Path, target: str, horizon: int) -> None:
+    """The loop's headline figures: outcomes pulled back, accept rate, lift over holdout,
+    and the proposed model against the current one on held-out outcomes."""
+    from handoff.warehouse import Warehouse
+
+    with Warehouse(warehouse) as wh:
+        o = wh.query("SELECT * FROM handoff_outcomes")
+    routed = o[o["decision"] == "routed"]
+    print("\n" + "=" * 78)
+    print("The loop: what reps did with the handoffs (pulled back by handoff_outcomes)")
+    print("=" * 78)
+    print(
+        f"  {len(routed):,} routed handoffs and {int((o['decision'] == 'holdout').sum()):,} held "
+        f"out; {int(routed['first_touch_at'].notna().sum()):,} touched, "
+        f"{int(routed['disposition'].notna().sum()):,} dispositioned, "
+        f"{int(routed['opportunity_opened_at'].notna().sum()):,} opportunities, "
+        f"{int(routed['won'].eq(True).sum()):,} won"
+    )
+    reports = sorted((home / "reports").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    if not reports:
+        print("  no calibration report was written")
+        return
+    from handoff.calibration.describe import describe_calibration
+
+    print(describe_calibration(json.loads(reports[-1].read_text())))
 
 
 def show_sync(warehouse: str, crm: str) -> None:

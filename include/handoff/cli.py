@@ -1,4 +1,5 @@
-"""`handoff`: generate the sample warehouse, inspect features, validate config, score, sync."""
+"""`handoff`: generate the sample warehouse, inspect features, validate config, score, sync to
+the CRM, pull outcomes back, calibrate."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from handoff.errors import HandoffError
 
@@ -106,25 +108,68 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _destination(args: argparse.Namespace) -> Any:
     from handoff.crm.connect import (
         DEFAULT_CONN_IDS,
         connection_from_env,
         hubspot_destination,
         salesforce_destination,
     )
-    from handoff.pipeline import sync_stage
-    from handoff.sync.describe import describe
     from handoff.sync.mapping import load_mapping
 
     conn = connection_from_env(args.conn_id or DEFAULT_CONN_IDS[args.crm])
     account_key = load_mapping(args.mapping).account.key(args.crm).name(args.crm) or ""
     if args.crm == "hubspot":
-        destination = hubspot_destination(conn, company_key_field=account_key)
-    else:
-        destination = salesforce_destination(conn, account_key_field=account_key)
+        return hubspot_destination(conn, company_key_field=account_key)
+    return salesforce_destination(conn, account_key_field=account_key)
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from handoff.pipeline import outcomes_stage
+
+    summary = outcomes_stage(
+        args.warehouse, _destination(args), args.crm, mapping_path=args.mapping
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    pull = summary["pull"]
+    print(
+        f"pulled from {args.crm}: {pull['records_read']:,} records, {pull['api_calls']} API calls"
+    )
+    for kind, o in pull["objects"].items():
+        print(f"  {kind:12s} {o['read']:6,d} read, watermark {o['watermark']}")
+    print(
+        f"handoff_outcomes: {summary['handoffs']:,} handoffs ({summary['routed']:,} routed, "
+        f"{summary['holdout']:,} holdout): {summary['touched']:,} touched, "
+        f"{summary['accepted']:,} of {summary['dispositioned']:,} dispositions accepted, "
+        f"{summary['opportunities']:,} opportunities, {summary['won']:,} won"
+    )
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from handoff.pipeline import calibrate_stage
+
+    summary = calibrate_stage(
+        args.warehouse, args.out, args.model, args.target, args.horizon_days, args.config
+    )
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2, default=str))
+        return 0
+    from handoff.calibration.describe import describe_calibration
+
+    print(describe_calibration(summary.as_dict()))
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from handoff.pipeline import sync_stage
+    from handoff.sync.describe import describe
+
+    destination = _destination(args)
     with Progress(
         TextColumn("[bold]{task.description}[/]"),
         BarColumn(),
@@ -203,6 +248,34 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--json", action="store_true", help="the full summary and preview as JSON")
     y.add_argument("--quiet", action="store_true", help="no progress bar")
     y.set_defaults(func=cmd_sync)
+
+    o = sub.add_parser(
+        "outcomes",
+        help="pull dispositions, touches and deals back from the CRM; rebuild handoff_outcomes",
+    )
+    o.add_argument("--crm", choices=["hubspot", "salesforce"],
+                   default=os.environ.get("HANDOFF_CRM", "hubspot"))  # fmt: skip
+    o.add_argument("--conn-id", help="connection id (default hubspot_default / salesforce_default)")
+    o.add_argument("--warehouse", default=default_warehouse(), help="DuckDB path or postgres URL")
+    o.add_argument("--mapping", help="CRM mapping YAML (default include/config/crm_mapping.yaml)")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=cmd_outcomes)
+
+    c = sub.add_parser(
+        "calibrate",
+        help="funnel metrics, lift over holdout, model calibration: HTML report + proposed YAML",
+    )
+    c.add_argument("--warehouse", default=default_warehouse(), help="DuckDB path or postgres URL")
+    c.add_argument("--model", help="model name or YAML path (default pql_default)")
+    c.add_argument(
+        "--target", choices=["accepted", "opportunity", "won", "self_serve", "converted"]
+    )
+    c.add_argument("--horizon-days", type=int, help="default: calibration.yaml")
+    c.add_argument("--config", help="calibration YAML (default include/config/calibration.yaml)")
+    c.add_argument("--out", default=str(Path(default_warehouse()).parent / "reports"),
+                   help="where the report and the proposed model go")  # fmt: skip
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_calibrate)
     return p
 
 

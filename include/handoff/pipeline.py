@@ -163,3 +163,64 @@ def sync_stage(
             wh, destination, model, mapping, crm, as_of=as_of, dry_run=dry_run,  # type: ignore[arg-type]
             progress=progress,
         )  # fmt: skip
+
+
+def outcomes_stage(
+    warehouse_url: str,
+    destination: Any,
+    crm: str,
+    now: datetime | None = None,
+    mapping_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Pull what changed in the CRM since the watermarks (dispositions, tasks, deals), then
+    rebuild handoff_outcomes: one row per handoff with what happened after it."""
+    from datetime import UTC
+
+    from handoff.outcomes.handoffs import build_handoff_outcomes
+    from handoff.outcomes.pull import pull_outcomes
+    from handoff.sync.mapping import load_mapping
+
+    now = naive_utc(now or datetime.now(UTC))
+    with Warehouse(warehouse_url) as wh:
+        pulled = pull_outcomes(wh, destination, load_mapping(mapping_path), crm, now=now)
+        outcomes = build_handoff_outcomes(wh, now)
+    decided = outcomes["disposition"].notna()
+    summary = {
+        "pull": pulled.as_dict(),
+        "handoffs": len(outcomes),
+        "routed": int(outcomes["decision"].eq("routed").sum()),
+        "holdout": int(outcomes["decision"].eq("holdout").sum()),
+        "dispositioned": int(decided.sum()),
+        "accepted": int(outcomes["disposition"].eq("accepted").sum()),
+        "touched": int(outcomes["first_touch_at"].notna().sum()),
+        "opportunities": int(outcomes["opportunity_opened_at"].notna().sum()),
+        "won": int(outcomes["won"].eq(True).sum()),
+    }
+    log.info("handoff outcomes as of %s: %s", now, summary)
+    return summary
+
+
+def calibrate_stage(
+    warehouse_url: str,
+    out_dir: str | Path,
+    model_path: str | Path | None = None,
+    target: str | None = None,
+    horizon_days: int | None = None,
+    config_path: str | Path | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Funnel metrics, lift over holdout, calibration against `target`, the HTML report, its
+    headline figures as JSON beside it, and a proposed model YAML (never applied) in
+    `out_dir`. Returns the CalibrationSummary."""
+    from handoff.calibration import load_calibration_config, run_calibration
+
+    config = load_calibration_config(config_path) if config_path else None
+    with Warehouse(warehouse_url) as wh:
+        summary = run_calibration(
+            wh, load_model(model_path), target=target, horizon_days=horizon_days,
+            out_dir=out_dir, config=config, now=now,
+        )  # fmt: skip
+    headline = summary.report_path.with_suffix(".json")
+    headline.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
+    log.info("calibration report %s, headline figures %s", summary.report_path, headline)
+    return summary
