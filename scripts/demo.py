@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,9 +29,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="small", choices=["small", "medium", "large"])
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--weeks", type=int, default=6, help="weekly snapshots to replay")
-    ap.add_argument("--target", default="opportunity", help="calibration target")
-    ap.add_argument("--horizon", type=int, default=14, help="calibration horizon in days")
+    ap.add_argument("--weeks", type=int, default=8, help="weekly snapshots to replay")
+    ap.add_argument("--target", default="converted", help="calibration target")
+    ap.add_argument("--horizon", type=int, default=21, help="calibration horizon in days")
     ap.add_argument(
         "--crm",
         default=os.environ.get("HANDOFF_CRM", "hubspot"),
@@ -40,6 +41,7 @@ def main() -> int:
     args = ap.parse_args()
     if not args.verbose:  # before airflow is imported: its config is read once
         os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
 
     home = Path(os.environ.get("HANDOFF_HOME", ROOT / "data"))
     home.mkdir(parents=True, exist_ok=True)
@@ -180,15 +182,16 @@ def week_line(warehouse: str, as_of: datetime, reps: dict) -> str:
     with Warehouse(warehouse) as wh:
         routed = wh.query(
             "SELECT decision, count(*) AS n FROM routing_decisions "
-            f"WHERE as_of = {literal(as_of)} AND new_assignment GROUP BY 1"
+            f"WHERE as_of = {literal(as_of)} AND (new_assignment OR decision = 'holdout') "
+            "GROUP BY 1"
         ).set_index("decision")["n"]
         runs = wh.query(
             "SELECT object, sent, failed FROM sync_runs WHERE NOT dry_run AND run_id = "
             "(SELECT run_id FROM sync_runs ORDER BY started_at DESC LIMIT 1)"
         ).set_index("object")
-    handed = ", ".join(f"{routed.get(d, 0)} {d}" for d in ("routed", "holdout"))
+    handed = f"{routed.get('routed', 0)} routed to reps, {routed.get('holdout', 0)} held out"
     sent = ", ".join(f"{r.sent:,} {obj}" for obj, r in runs.iterrows())
-    line = f"{as_of:%Y-%m-%d}: new handoffs {handed}; synced {sent}"
+    line = f"{as_of:%Y-%m-%d}: {handed}; synced {sent}"
     if reps:
         counts = {k: v for k, v in reps.items() if isinstance(v, int | float) and v}
         line += "; reps: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
@@ -234,7 +237,8 @@ def show_sync(warehouse: str, crm: str) -> None:
     with Warehouse(warehouse) as wh:
         runs = wh.query(
             "SELECT object, records, sent, created, updated, unchanged, failed, pending, "
-            "api_calls FROM sync_runs WHERE NOT dry_run ORDER BY started_at"
+            "api_calls FROM sync_runs WHERE run_id = (SELECT run_id FROM sync_runs "
+            "WHERE NOT dry_run ORDER BY started_at DESC LIMIT 1)"
         )
         top = wh.query(
             "SELECT r.account_domain, r.episode_id FROM routing_decisions r "
@@ -242,7 +246,7 @@ def show_sync(warehouse: str, crm: str) -> None:
             "ORDER BY r.score DESC LIMIT 1"
         )
     print("\n" + "=" * 78)
-    print(f"Synced to the sandbox's {CRM_NAMES[crm]} (handoff_sync, pool crm_api)")
+    print(f"The last sync to the sandbox's {CRM_NAMES[crm]} (handoff_sync, pool crm_api)")
     print("=" * 78)
     for r in runs.itertuples():
         extra = f", {r.pending} waiting for their account" if r.pending else ""

@@ -278,6 +278,11 @@ def test_capacity_limits_queue_the_rest_never_drop() -> None:
     fresh = run(accounts({"account_domain": "b.io"}), old, reps=reps,
                 trig=triggers(["b.io"]))  # fmt: skip
     assert fresh.loc["b.io", "decision"] == "routed"
+    # the window is the last 7 days, (as_of - 7 d, as_of]: a weekly cadence gets a full week
+    week = hist.assign(as_of=pd.Timestamp(AS_OF - timedelta(days=7)))
+    weekly = run(accounts({"account_domain": "b.io"}), week, reps=reps,
+                 trig=triggers(["b.io"]))  # fmt: skip
+    assert weekly.loc["b.io", "decision"] == "routed"
 
 
 def test_queued_accounts_are_retried_on_later_runs() -> None:

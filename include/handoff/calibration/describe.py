@@ -52,6 +52,15 @@ def describe_calibration(s: dict[str, Any]) -> str:
             f"proposed {_pct(s.get('precision_proposed'))} "
             f"(score >= {s.get('threshold_proposed')})"
         )
+        cur, new = s["auc_current"].get("value"), s["auc_proposed"].get("value")
+        if cur is not None and new is not None:
+            verdict = (
+                "the proposal ranks held-out outcomes better: review it"
+                if new > cur
+                else "the proposal does not beat the current model on held-out outcomes: "
+                "keep the current model"
+            )
+            lines.append(f"  verdict: {verdict}")
     if s.get("calibration_skipped"):
         lines.append(f"  no proposal: {s['calibration_skipped']}")
     lines.append(f"  report   {s['report_path']}")

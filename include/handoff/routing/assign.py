@@ -41,7 +41,7 @@ class Assigner:
         order = ["as_of", "assign_order"] if "assign_order" in h.columns else ["as_of"]
         h = h.sort_values([*order, "account_domain"], kind="stable")
         emails = h["owner_email"].str.lower()
-        recent = emails[pd.to_datetime(h["as_of"]) >= window_start]
+        recent = emails[pd.to_datetime(h["as_of"]) > window_start]  # (as_of - window, as_of]
         return cls(roster, load=recent.value_counts().to_dict(), log=list(emails))
 
     def pool(self, role: str, region: str, segment: str) -> list[Rep]:
