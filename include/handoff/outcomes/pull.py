@@ -63,6 +63,7 @@ class PullSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "destination": self.destination,
+            "records_read": self.records_read,
             "api_calls": self.api_calls,
             "seconds": round(self.seconds, 3),
             "objects": {
