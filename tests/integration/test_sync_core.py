@@ -228,3 +228,19 @@ def test_the_scoring_time_alone_sends_nothing_and_rounding_hides_noise(scored: s
     changed = sync(scored, dest)
     assert acc(changed).sent == 1
     assert dest.records["atlasbit.io"]["handoff_scored_at"] is not None  # sent along with it
+
+
+def test_an_adapter_chooses_how_many_records_it_is_handed(scored: str) -> None:
+    dest = RecordingDestination()
+    dest.batch_records = 50  # type: ignore[attr-defined]
+    sizes: list[int] = []
+    upsert = dest.upsert
+
+    def counting(obj: str, key_field: str, records: list[UpsertRecord]) -> list[RecordResult]:
+        if obj == "companies":
+            sizes.append(len(records))
+        return upsert(obj, key_field, records)
+
+    dest.upsert = counting  # type: ignore[method-assign]
+    n = acc(sync(scored, dest)).records
+    assert sizes == [50] * (n // 50) + ([n % 50] if n % 50 else [])

@@ -81,6 +81,7 @@ class TaskSpec:
 class Destination(Protocol):
     name: str  # "hubspot" | "salesforce"
     api_calls: int  # HTTP requests made so far (for sync_runs)
+    # optional: batch_records, the records the sync hands to one upsert() (default 1000)
 
     def provision(self, obj: str, group: str, fields: list[FieldSpec]) -> ProvisionResult:
         """Create missing fields (and their group); idempotent; never deletes."""

@@ -340,7 +340,15 @@ class HubSpotDestination:
             elif self._header_window is not None:
                 self._header_window.stamps.append(now)
             if remaining is not None:
-                self._remaining, self._remaining_at = remaining, now
+                ours = 0
+                if self._header_window is not None:
+                    cutoff = now - self._header_window.seconds
+                    ours = sum(1 for t in self._header_window.stamps if t > cutoff)
+                # a window used up by our own requests is paced by _Window already; only a
+                # budget spent by someone else (another integration) needs the extra wait
+                spent_by_us = limit is not None and limit - remaining <= ours
+                self._remaining = None if spent_by_us else remaining
+                self._remaining_at = now
             for name in ("max", "remaining", "daily", "daily-remaining"):
                 value = _int(headers.get(f"x-hubspot-ratelimit-{name}"))
                 if value is not None:

@@ -179,6 +179,9 @@ class SalesforceDestination:
     """
 
     name = "salesforce"
+    # records the sync hands over per upsert (and commits to sync_state at once): enough to
+    # reach Bulk API 2.0, which spends far fewer calls of the daily allowance
+    batch_records = 10_000
 
     def __init__(
         self,

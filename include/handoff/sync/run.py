@@ -40,6 +40,7 @@ from handoff.warehouse import Warehouse, naive_utc
 log = logging.getLogger(__name__)
 
 CHUNK = 1000  # records per commit of sync_state; adapters batch further (100 / 200 per call)
+# an adapter may ask for larger hand-overs (Salesforce: to reach Bulk API 2.0): batch_records
 Progress = Callable[[int, int], None]
 
 
@@ -85,20 +86,40 @@ class _Job:
     summary: ObjectSummary
 
 
-def _value(raw: object, f: MappedField) -> object:
-    value = canonical(raw)
-    if f.round is not None and isinstance(value, int | float) and not isinstance(value, bool):
-        value = round(float(value), f.round) if f.round else round(float(value))
-    return value
+def _column(values: pd.Series, f: MappedField) -> list:
+    """canonical() of a whole column at once (same values, so hashes do not change), with
+    the field's rounding."""
+    kind = values.dtype.kind
+    if kind == "f":
+        out: list = [None if v != v else round(v, 4) for v in values.tolist()]
+    elif kind in "iu":
+        out = [int(v) for v in values.tolist()]
+    elif kind == "b":
+        out = [bool(v) for v in values.tolist()]
+    elif kind == "M":
+        out = [None if pd.isna(v) else v.isoformat() for v in values.tolist()]
+    else:
+        out = [canonical(v) for v in values.tolist()]
+    if f.round is not None:
+        digits = f.round
+        out = [
+            (round(float(v), digits) if digits else round(float(v)))
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else v
+            for v in out
+        ]
+    return out
 
 
 def mapped_records(frame: pd.DataFrame, om: ObjectMapping, crm: Crm) -> pd.DataFrame:
     """record_key, values (CRM field -> canonical value), fields_hash (over the fields that
     count as a change): one row per record."""
     written = om.written(crm)
-    values = [
-        {f.name(crm): _value(row[f.source], f) for f in written} for row in frame.to_dict("records")
-    ]
+    names = [f.name(crm) for f in written]
+    columns = [_column(frame[f.source], f) for f in written]
+    values = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    if not written:
+        values = [{} for _ in range(len(frame))]
     hashed = [f.name(crm) for f in written if f.diff]
     key_col = om.key(crm).source
     return pd.DataFrame(
@@ -251,8 +272,9 @@ def _commit(
 def _push(
     wh: Warehouse, destination: Destination, job: _Job, now: datetime, tick: Callable[[int], None]
 ) -> None:
-    for lo in range(0, len(job.todo), CHUNK):
-        chunk = job.todo.iloc[lo : lo + CHUNK]
+    size = int(getattr(destination, "batch_records", CHUNK))
+    for lo in range(0, len(job.todo), size):
+        chunk = job.todo.iloc[lo : lo + size]
         batch = [
             UpsertRecord(k, v) for k, v in zip(chunk["record_key"], chunk["values"], strict=True)
         ]

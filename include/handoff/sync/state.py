@@ -144,26 +144,28 @@ def commit_results(
                 f"UPDATE {DEAD_LETTER_TABLE} SET resolved_at = {literal(now)} WHERE {where} "
                 f"AND resolved_at IS NULL AND record_key IN {_in(acked['record_key'])}"
             )
-        for r in failed.itertuples():
-            open_row = f"{where} AND record_key = {literal(r.record_key)} AND resolved_at IS NULL"
-            n = wh.scalar(f"SELECT count(*) FROM {DEAD_LETTER_TABLE} WHERE {open_row}")
-            if n:
-                wh.execute(
-                    f"UPDATE {DEAD_LETTER_TABLE} SET attempts = attempts + 1, "
-                    f"error = {literal(r.error)}, payload = {literal(r.payload)}, "
-                    f"last_failed_at = {literal(now)} WHERE {open_row}"
-                )
-            else:
-                wh.insert_rows(
-                    DEAD_LETTER_TABLE,
-                    pd.DataFrame(
-                        [
-                            {
-                                "destination": destination, "object": obj,
-                                "record_key": r.record_key, "payload": r.payload,
-                                "error": r.error, "attempts": 1, "first_failed_at": now,
-                                "last_failed_at": now, "resolved_at": None,
-                            }
-                        ]
-                    ),
+        if len(failed):
+            # set-based, so a storm of rejections costs a few statements, not one per record
+            keys_sql = _in(failed["record_key"])
+            open_rows = wh.query(
+                f"SELECT record_key, attempts, first_failed_at FROM {DEAD_LETTER_TABLE} "
+                f"WHERE {where} AND resolved_at IS NULL AND record_key IN {keys_sql}"
+            ).set_index("record_key")
+            wh.execute(
+                f"DELETE FROM {DEAD_LETTER_TABLE} WHERE {where} AND resolved_at IS NULL "
+                f"AND record_key IN {keys_sql}"
+            )
+            letters = []
+            for r in failed.itertuples():
+                seen = r.record_key in open_rows.index
+                letters.append(
+                    {
+                        "destination": destination, "object": obj,
+                        "record_key": r.record_key, "payload": r.payload, "error": r.error,
+                        "attempts": int(open_rows.loc[r.record_key, "attempts"]) + 1 if seen else 1,
+                        "first_failed_at": open_rows.loc[r.record_key, "first_failed_at"]
+                        if seen else now,
+                        "last_failed_at": now, "resolved_at": None,
+                    }
                 )  # fmt: skip
+            wh.insert_rows(DEAD_LETTER_TABLE, pd.DataFrame(letters))
