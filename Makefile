@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SIZE ?= small
 SANDBOX_PORT ?= 8443
 
-.PHONY: install demo test lint format bench sandbox ui clean
+.PHONY: install demo test lint format bench bench-sync sandbox ui clean
 
 install: $(STAMP)
 
@@ -47,6 +47,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/score.py
+
+bench-sync: install
+	$(BIN)/python bench/sync.py
 
 sandbox: install
 	$(BIN)/crm-sandbox --port $(SANDBOX_PORT) --state-file .sandbox/state.json
