@@ -12,11 +12,10 @@ Wiring only: the pulls live in handoff.outcomes; connections in handoff_airflow.
 
 from __future__ import annotations
 
-import os
-
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
+from handoff_airflow.crm import crm_params
 
 OUTCOMES = Asset(name="outcomes", uri="handoff://warehouse/handoff_outcomes")
 
@@ -28,12 +27,7 @@ OUTCOMES = Asset(name="outcomes", uri="handoff://warehouse/handoff_outcomes")
     catchup=False,  # watermarks, not intervals: one run catches up on everything
     max_active_runs=1,
     params={
-        "crm": Param(
-            os.environ.get("HANDOFF_CRM", "hubspot"), type="string", enum=["hubspot", "salesforce"]
-        ),
-        "conn_id": Param(
-            "", type="string", description="default: hubspot_default / salesforce_default"
-        ),
+        **crm_params(),
     },
     tags=["handoff"],
     doc_md=__doc__,

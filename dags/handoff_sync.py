@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from handoff_airflow.crm import crm_params
 
 SCORES = Asset(name="scores", uri="handoff://warehouse/score_history")
 CRM_POOL = "crm_api"
@@ -60,12 +61,7 @@ def _warehouse() -> str:
     catchup=False,
     max_active_runs=1,
     params={
-        "crm": Param(
-            os.environ.get("HANDOFF_CRM", "hubspot"), type="string", enum=["hubspot", "salesforce"]
-        ),
-        "conn_id": Param(
-            "", type="string", description="default: hubspot_default / salesforce_default"
-        ),
+        **crm_params(),
         "dry_run": Param(False, type="boolean", description="preview the changes; write nothing"),
         "model": Param(os.environ.get("HANDOFF_MODEL", "pql_default"), type="string"),
     },

@@ -10,9 +10,10 @@ session id / OAuth access token. extra.ca_bundle pins the CA for both.
 from __future__ import annotations
 
 import logging
+import os
 
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Param
 
 from handoff.crm.base import Destination
 from handoff.crm.connect import (
@@ -26,6 +27,18 @@ from handoff.crm.salesforce import SalesforceDestination
 from handoff.sync.mapping import CrmMapping
 
 log = logging.getLogger(__name__)
+
+
+def crm_params() -> dict[str, Param]:
+    """The DAG params naming the CRM and its connection (handoff_sync, handoff_outcomes)."""
+    return {
+        "crm": Param(
+            os.environ.get("HANDOFF_CRM", "hubspot"), type="string", enum=["hubspot", "salesforce"]
+        ),
+        "conn_id": Param(
+            "", type="string", description="default: hubspot_default / salesforce_default"
+        ),
+    }
 
 
 def connection_fields(conn_id: str) -> ConnectionFields:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.crm.base import CrmError, FieldSpec, TaskSpec, UpsertRecord
 from handoff.crm.hubspot import HubSpotDestination
 
@@ -27,18 +27,6 @@ COMPANY_FIELDS = [
     FieldSpec("handoff_scored_at", "Scored as of", "datetime"),
     FieldSpec("handoff_sla_date", "SLA date", "date"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox(port=0, seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    return server
 
 
 def make_destination(

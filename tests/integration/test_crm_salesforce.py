@@ -3,13 +3,12 @@ HTTPS, with the sandbox's request log, fault injection and daily limit as the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.crm.base import CrmError, FieldSpec, TaskSpec, UpsertRecord
 from handoff.crm.salesforce import SalesforceDestination
 
@@ -28,12 +27,6 @@ ACCOUNT_FIELDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox(port=0, seed=7) as handle:
-        yield handle
-
-
 def make_destination(server: SandboxServer, token: str | None = None, **options: Any):
     options = {"backoff_initial": 0.01, "backoff_max": 0.05, "bulk_poll_seconds": 0.02} | options
     dest = SalesforceDestination.connect(
@@ -42,12 +35,6 @@ def make_destination(server: SandboxServer, token: str | None = None, **options:
     # no idle keep-alive connections left behind when the module's sandbox stops
     dest.sf.session.headers["Connection"] = "close"
     return dest
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    return server
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import requests
 
 from crm_sandbox.hubspot.schema import format_datetime
 from crm_sandbox.hubspot.store import WritePlan
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.crm.base import TaskSpec, UpsertRecord
 from handoff.crm.hubspot import HubSpotDestination
 from handoff.outcomes.pull import pull_outcomes
@@ -25,18 +25,6 @@ KEY = "handoff_account_key"
 TASK_KEY = MAPPING.task_key.hubspot
 REJECT_OPTIONS = next(f for f in MAPPING.account.fields if f.source == "reject_reason").options
 SEARCH = "/crm/v3/objects/companies/search"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox(port=0, seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    return server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.crm.base import TaskSpec, UpsertRecord
 from handoff.crm.salesforce import SalesforceDestination
 from handoff.outcomes.pull import pull_outcomes
@@ -22,18 +22,6 @@ KEY = "Handoff_Account_Key__c"
 TASK_KEY = MAPPING.task_key.salesforce
 REJECT_OPTIONS = next(f for f in MAPPING.account.fields if f.source == "reject_reason").options
 QUERY = "/services/data/v62.0/query"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox(port=0, seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    return server
 
 
 @pytest.fixture
