@@ -197,12 +197,16 @@ class Warehouse:
             self.execute(f"DROP TABLE IF EXISTS {staged}")
             self.execute(f"CREATE TEMPORARY TABLE {staged} AS {select_sql}")
             cols = self.columns(staged)
-            if not self.has_table(table):
-                self.execute(f"CREATE TABLE {table} AS SELECT * FROM {staged} WHERE FALSE")
-            self._add_missing_columns(table, staged, cols)
-            self.execute(f"DELETE FROM {table} WHERE {cond}")
-            col_list = ", ".join(cols)
-            self.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}")
+            if self.has_table(table):
+                self._add_missing_columns(table, staged, cols)
+                self.execute(f"DELETE FROM {table} WHERE {cond}")
+                col_list = ", ".join(cols)
+                self.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}")
+            else:
+                # created with its rows in one statement: DuckDB 2.0.0 hides from this
+                # database the rows of an INSERT of a row group or more (122,880 rows) into a
+                # table that an empty CREATE TABLE AS made in the same transaction
+                self.execute(f"CREATE TABLE {table} AS SELECT * FROM {staged}")
             n = int(self.scalar(f"SELECT count(*) FROM {staged}"))
             self.execute(f"DROP TABLE {staged}")
         return n

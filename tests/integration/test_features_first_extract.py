@@ -16,7 +16,7 @@ from handoff.pipeline import extract_stage
 from handoff.warehouse import Warehouse
 from tests.conftest import SAMPLE_END
 
-ROW_GROUP = 122_880  # DuckDB's rows per row group: larger inserts are written ahead of commit
+ROW_GROUP = 122_880  # DuckDB rows per row group: the bug needs an insert of at least this many
 
 
 def _pad_users(path: Path, at_least: int) -> int:
