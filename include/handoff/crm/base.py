@@ -11,13 +11,23 @@ used at all (bad credentials, daily quota spent, unreachable after retries).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from handoff.errors import HandoffError
 
 FieldType = Literal["string", "text", "number", "bool", "date", "datetime", "enumeration"]
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items (a CRM's batch limit)."""
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]
 
 
 class CrmError(HandoffError):

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from handoff.crm.base import (
     RecordResult,
     TaskSpec,
     UpsertRecord,
+    chunks,
 )
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,6 @@ class _Answer:
     status: int
     body: Any
     headers: dict[str, str]
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for lo in range(0, len(items), size):
-        yield items[lo : lo + size]
 
 
 def _check_name(name: str, what: str) -> str:
@@ -551,7 +547,7 @@ class HubSpotDestination:
                     )
                     self._expect(what, answer)
                     updated.append(spec.name)
-        for chunk in _chunks(missing, BATCH_SIZE):
+        for chunk in chunks(missing, BATCH_SIZE):
             what = f"create {len(chunk)} {obj} propert(ies)"
             answer = self._call(what, self._property_batch.create, obj, {"inputs": list(chunk)})
             body = self._expect(what, answer, 200, 201, 207) or {}
@@ -760,7 +756,7 @@ class HubSpotDestination:
         wanted = list(dict.fromkeys(k for k in keys if k))
         props = list(dict.fromkeys([*fields, key_field]))
         out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for chunk in _chunks(wanted, BATCH_SIZE):
+        for chunk in chunks(wanted, BATCH_SIZE):
             what = f"read {len(chunk)} {obj} by {key_field}"
             body = {
                 "idProperty": key_field,
@@ -883,7 +879,7 @@ class HubSpotDestination:
             for key in by_key
             if by_key[key].ok and by_key[key].crm_id and key in company_of
         ]
-        for chunk in _chunks(pairs, ASSOCIATION_BATCH):
+        for chunk in chunks(pairs, ASSOCIATION_BATCH):
             body = {"inputs": [{"from": {"id": t}, "to": {"id": c}} for _, t, c in chunk]}
             what = f"associate {len(chunk)} task(s) with their companies"
             answer = self._call(what, self._associations.create_default, "tasks", "companies", body)
@@ -964,7 +960,7 @@ class HubSpotDestination:
         _check_object(obj)
         size = self.HISTORY_BATCH if with_history else BATCH_SIZE
         out: list[dict[str, Any]] = []
-        for chunk in _chunks(list(dict.fromkeys(ids)), size):
+        for chunk in chunks(list(dict.fromkeys(ids)), size):
             what = f"read {len(chunk)} {obj} by id"
             body = {
                 "inputs": [{"id": i} for i in chunk],

@@ -37,6 +37,7 @@ from handoff.crm.base import (
     RecordResult,
     TaskSpec,
     UpsertRecord,
+    chunks,
 )
 
 log = logging.getLogger(__name__)
@@ -161,11 +162,6 @@ def _record_error(errors: Any) -> tuple[str, bool]:
             text += f" (fields: {', '.join(map(str, fields))})"
         parts.append(text)
     return ("; ".join(parts) or "Salesforce rejected the record without a reason"), retryable
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for lo in range(0, len(items), size):
-        yield items[lo : lo + size]
 
 
 class SalesforceDestination:
@@ -458,7 +454,7 @@ class SalesforceDestination:
         if len(records) > self.bulk_threshold:
             return self._bulk_upsert(obj, key_field, records)
         results: list[RecordResult] = []
-        for chunk in _chunks(records, COLLECTION_SIZE):
+        for chunk in chunks(records, COLLECTION_SIZE):
             results.extend(self._collection_upsert(obj, key_field, chunk))
         return results
 
