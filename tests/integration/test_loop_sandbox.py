@@ -7,17 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crm_sandbox.seeding import people_settings
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.pipeline import calibrate_stage, outcomes_stage, sync_stage
-from handoff.routing.config import load_roster
 from handoff.warehouse import Warehouse
 from tests.conftest import SAMPLE_END
 from tests.integration.test_sync_sandbox import connection
@@ -25,19 +22,14 @@ from tests.integration.test_sync_sandbox import connection
 CRMS = pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    people = [(r.name, r.email) for r in load_roster().reps]
-    with running_sandbox(port=0, seed=5, **people_settings(people)) as handle:
-        yield handle
+SANDBOX_USERS = "roster"  # routed owners resolve to CRM users (conftest)
 
 
 @pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    server.admin("PUT", "faults", {})
-    server.admin("POST", "clock/set", {"now": SAMPLE_END.replace(tzinfo=UTC).isoformat()})
-    return server
+def sandbox(sandbox: SandboxServer) -> SandboxServer:
+    """The reset sandbox, its clock at the scored snapshot (the reps act from there)."""
+    sandbox.admin("POST", "clock/set", {"now": SAMPLE_END.replace(tzinfo=UTC).isoformat()})
+    return sandbox
 
 
 def routed_count(url: str) -> int:

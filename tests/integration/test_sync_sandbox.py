@@ -6,15 +6,13 @@ simple-salesforce over HTTPS. The sandbox's request log is the referee for what 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from crm_sandbox.seeding import people_settings
-from crm_sandbox.server import SandboxServer, running_sandbox
+from crm_sandbox.server import SandboxServer
 from handoff.crm.connect import (
     ConnectionFields,
     connection_from_env,
@@ -22,7 +20,6 @@ from handoff.crm.connect import (
     salesforce_destination,
 )
 from handoff.pipeline import sync_stage
-from handoff.routing.config import load_roster
 from handoff.sync.mapping import load_mapping
 from handoff.warehouse import Warehouse
 from tests.conftest import SAMPLE_END
@@ -34,18 +31,7 @@ ACCOUNT = {"hubspot": "companies", "salesforce": "Account"}
 USER = {"hubspot": "contacts", "salesforce": "Lead"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    people = [(r.name, r.email) for r in load_roster().reps]
-    with running_sandbox(port=0, seed=11, **people_settings(people)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.admin("POST", "reset")
-    server.admin("PUT", "faults", {})
-    return server
+SANDBOX_USERS = "roster"  # routed owners resolve to CRM users (conftest)
 
 
 def connection(server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch) -> Any:
